@@ -1,0 +1,1 @@
+"""Speaker: self-hosted text-to-speech and voice cloning with an OpenAI-compatible API."""

@@ -1,0 +1,5 @@
+"""`python -m speaker` runs the CLI."""
+
+from speaker.cli import app
+
+app()

@@ -1,0 +1,1 @@
+"""The HTTP layer: translates requests into service calls and back."""

@@ -1,0 +1,55 @@
+"""The ASGI application: middleware, error handlers and routers around one runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from speaker.api.errors import install_error_handlers
+from speaker.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from speaker.api.routes import health, models, speech, voices
+from speaker.config import Settings
+from speaker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    """Build the app; the runtime loads in the background so `/health` answers at once."""
+    runtime = runtime or Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loading = None
+        if not runtime.ready:
+            loading = asyncio.create_task(asyncio.to_thread(runtime.load))
+            loading.add_done_callback(_report_load_failure)
+        try:
+            yield
+        finally:
+            if loading is not None and not loading.done():
+                await asyncio.wait([loading])
+            await asyncio.to_thread(runtime.close)
+
+    app = FastAPI(
+        title="Speaker",
+        version=runtime.version,
+        summary="Self-hosted text-to-speech with an OpenAI-compatible API",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    for module in (health, models, voices, speech):
+        app.include_router(module.router)
+    return app
+
+
+def _report_load_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("engines failed to load: %s", task.exception())

@@ -1,0 +1,35 @@
+"""FastAPI dependencies: the runtime, and the guard that refuses work until it is ready."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from speaker.errors import OverloadedError
+from speaker.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The runtime this app serves."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def ready_runtime(request: Request) -> Runtime:
+    """The runtime, or a 503 with Retry-After while engines are still loading."""
+    runtime = get_runtime(request)
+    if not runtime.ready:
+        raise OverloadedError(
+            "the server is starting: engines are still loading"
+            if runtime.load_error is None
+            else f"engines failed to load: {runtime.load_error}",
+            code="not_ready",
+            suggestion="retry in a few seconds; GET /ready tells when the server is ready",
+            headers={"Retry-After": "2"},
+        )
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ReadyRuntime = Annotated[Runtime, Depends(ready_runtime)]

@@ -1,0 +1,103 @@
+"""`POST /v1/audio/speech`: OpenAI's speech endpoint, streamed as audio or SSE."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncGenerator, AsyncIterator
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from speaker.api.deps import ReadyRuntime
+from speaker.api.protocol import ErrorResponse, SpeechRequest
+from speaker.audio.formats import AudioFormat, content_type
+from speaker.service import EncodedChunk, PreparedSpeech, SpeechService
+
+router = APIRouter(prefix="/v1/audio", tags=["openai"])
+
+_AUDIO_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {
+        "description": "The audio, streamed as it is synthesized (one file per response).",
+        "content": {content_type(f): {} for f in AudioFormat} | {"text/event-stream": {}},
+    },
+    400: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+    413: {"model": ErrorResponse},
+    503: {"model": ErrorResponse},
+}
+
+
+async def _audio_bytes(
+    first: EncodedChunk, rest: AsyncGenerator[EncodedChunk, None]
+) -> AsyncIterator[bytes]:
+    try:
+        if first.data:
+            yield first.data
+        async for chunk in rest:
+            if chunk.data:
+                yield chunk.data
+    finally:
+        await rest.aclose()
+
+
+def _sse(event: dict[str, object]) -> bytes:
+    return f"data: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
+
+
+async def _sse_events(
+    speech: PreparedSpeech, first: EncodedChunk, rest: AsyncGenerator[EncodedChunk, None]
+) -> AsyncIterator[bytes]:
+    audio_seconds = 0.0
+    try:
+        chunk: EncodedChunk | None = first
+        while chunk is not None:
+            audio_seconds += chunk.audio_seconds
+            if chunk.data:
+                audio = base64.b64encode(chunk.data).decode()
+                yield _sse({"type": "speech.audio.delta", "audio": audio})
+            chunk = await anext(rest, None)
+        usage = SpeechService.usage(speech, audio_seconds)
+        yield _sse(
+            {
+                "type": "speech.audio.done",
+                "usage": {
+                    "input_tokens": usage.input_tokens,
+                    "output_tokens": usage.output_tokens,
+                    "total_tokens": usage.total_tokens,
+                },
+            }
+        )
+    finally:
+        await rest.aclose()
+
+
+@router.post(
+    "/speech",
+    summary="Create speech (OpenAI-compatible)",
+    response_class=StreamingResponse,
+    responses=_AUDIO_RESPONSES,
+)
+async def create_speech(body: SpeechRequest, runtime: ReadyRuntime) -> StreamingResponse:
+    """Speak `input`; audio starts as soon as the first sentence is synthesized."""
+    service = runtime.service
+    speech = await service.prepare(body.to_order())
+    chunks = service.stream(speech)
+    # Waiting for the first chunk before answering lets engine failures still become a proper
+    # error status; the listener loses nothing, since no audio exists before it anyway.
+    first = await anext(chunks)
+    headers = {
+        "x-speaker-engine": speech.engine,
+        "x-speaker-voice": speech.voice.id,
+        "x-speaker-sample-rate": "24000",
+        "cache-control": "no-store",
+    }
+    if speech.instructions_ignored:
+        headers["x-speaker-instructions"] = "ignored"
+    if body.stream_format == "sse":
+        return StreamingResponse(
+            _sse_events(speech, first, chunks), media_type="text/event-stream", headers=headers
+        )
+    return StreamingResponse(
+        _audio_bytes(first, chunks), media_type=content_type(speech.fmt), headers=headers
+    )

@@ -1,0 +1,179 @@
+"""The `speaker` command: serve the API, speak locally, list voices."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, BinaryIO
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from speaker.audio.formats import AudioFormat
+from speaker.config import Settings, SettingsError, load_settings
+from speaker.errors import SpeakerError
+from speaker.observability.logs import configure_logging
+from speaker.runtime import Runtime
+from speaker.service import SpeechOrder
+
+app = typer.Typer(
+    name="speaker",
+    help="Speaker: self-hosted text-to-speech with an OpenAI-compatible API.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _load(settings: Settings) -> Runtime:
+    try:
+        runtime = Runtime(settings)
+        runtime.load()
+    except (ValueError, SpeakerError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    return runtime
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [env: SPEAKER_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port [env: SPEAKER_PORT]")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Engine worker threads, 0 = one per core")
+    ] = None,
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error")] = None,
+) -> None:
+    """Start the HTTP server (OpenAI-compatible API, docs at /docs)."""
+    import uvicorn
+
+    from speaker.api.app import create_app
+
+    settings = _settings(host=host, port=port, workers=workers, log_level=log_level)
+    configure_logging(settings.log_level, json_logs=settings.log_json)
+    try:
+        runtime = Runtime(settings)
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    uvicorn.run(
+        create_app(settings, runtime),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _read_text(text: str | None, file: Path | None) -> str:
+    if file is not None:
+        return sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    if text is None or text == "-":
+        return sys.stdin.read()
+    return text
+
+
+@app.command()
+def say(
+    text: Annotated[
+        str | None, typer.Argument(help="Text to speak; '-' or nothing reads stdin")
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Output file; '-' writes to stdout")
+    ] = Path("speech.mp3"),
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Read the text from a file")
+    ] = None,
+    voice: Annotated[str | None, typer.Option(help="Voice id or OpenAI voice name")] = None,
+    fmt: Annotated[
+        AudioFormat | None,
+        typer.Option("--format", help="Audio format (default: from the file extension, else mp3)"),
+    ] = None,
+    speed: Annotated[float, typer.Option(min=0.25, max=4.0, help="0.25 to 4.0")] = 1.0,
+    model: Annotated[str, typer.Option(help="Model or engine name")] = "tts-1",
+    normalize: Annotated[bool, typer.Option(help="Expand numbers, dates and symbols")] = True,
+) -> None:
+    """Synthesize speech locally, without a server."""
+    content = _read_text(text, file)
+    if fmt is None:
+        suffix = output.suffix.lstrip(".").lower()
+        fmt = AudioFormat(suffix) if suffix in AudioFormat._value2member_map_ else AudioFormat.MP3
+    settings = _settings(max_input_chars=max(len(content), 1))
+    runtime = _load(settings)
+    order = SpeechOrder(
+        text=content, model=model, voice=voice, fmt=fmt, speed=speed, normalize=normalize
+    )
+    try:
+        seconds = asyncio.run(_say(runtime, order, output))
+    except SpeakerError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        if exc.suggestion:
+            console.print(f"[yellow]hint:[/yellow] {exc.suggestion}")
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
+    if str(output) != "-":
+        console.print(f"wrote {output} ({seconds:.1f} s of audio, {fmt.value})")
+
+
+async def _say(runtime: Runtime, order: SpeechOrder, output: Path) -> float:
+    speech = await runtime.service.prepare(order)
+    seconds = 0.0
+    sink: BinaryIO = sys.stdout.buffer if str(output) == "-" else output.open("wb")
+    try:
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} chunks"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=len(speech.chunks) < 2,
+        ) as progress:
+            task = progress.add_task("speaking", total=len(speech.chunks))
+            async for chunk in runtime.service.stream(speech):
+                sink.write(chunk.data)
+                seconds += chunk.audio_seconds
+                progress.advance(task)
+    finally:
+        if sink is not sys.stdout.buffer:
+            sink.close()
+    return seconds
+
+
+@app.command()
+def voices() -> None:
+    """List the voices this installation can speak with."""
+    runtime = _load(_settings())
+    try:
+        table = Table("id", "engine", "language", "rate", "source", "OpenAI names")
+        aliases: dict[str, list[str]] = {}
+        for alias, target in runtime.catalog.aliases.items():
+            aliases.setdefault(target, []).append(alias)
+        for voice in runtime.catalog.voices():
+            table.add_row(
+                voice.id,
+                voice.engine,
+                voice.language,
+                str(voice.sample_rate),
+                voice.source,
+                ", ".join(aliases.get(voice.id, [])),
+            )
+        Console().print(table)
+    finally:
+        runtime.close()
+
+
+if __name__ == "__main__":
+    app()

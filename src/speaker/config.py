@@ -1,0 +1,154 @@
+"""Speaker's settings: one class, read from `SPEAKER_*` environment variables and `.env`."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OPENAI_VOICE_NAMES = (
+    "alloy",
+    "ash",
+    "ballad",
+    "coral",
+    "echo",
+    "fable",
+    "onyx",
+    "nova",
+    "sage",
+    "shimmer",
+    "verse",
+    "marin",
+    "cedar",
+)
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "speaker"
+
+
+class Settings(BaseSettings):
+    """Every setting of the server, CLI and engines; each field maps to `SPEAKER_<FIELD>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SPEAKER_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    host: str = "127.0.0.1"
+    """Bind address of the HTTP server; loopback by default, so nothing outside reaches it."""
+
+    port: Annotated[int, Field(ge=1, le=65535)] = 8012
+    """TCP port of the HTTP server."""
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    """The one directory everything the server writes lives under."""
+
+    voices_dir: Path | None = None
+    """Extra Piper voices (`name.onnx` + `name.onnx.json`); default `<data_dir>/voices`."""
+
+    models_dir: Path | None = None
+    """Model checkpoints for engines that need them. Default: `<data_dir>/models`."""
+
+    default_engine: str = "piper"
+    """Engine used for OpenAI model names (`tts-1`, `tts-1-hd`, `gpt-4o-mini-tts*`)."""
+
+    default_voice: str = "en_US-joe-medium"
+    """Voice used when a request names none, and for OpenAI voice names without a mapping."""
+
+    voice_map: dict[str, str] = Field(default_factory=dict)
+    """OpenAI voice name -> Speaker voice id, as JSON, e.g. `{"nova": "en_GB-alba-medium"}`."""
+
+    max_input_chars: Annotated[int, Field(ge=1, le=10_000_000)] = 4096
+    """Longest `input` accepted by `/v1/audio/speech`, in characters."""
+
+    max_request_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    """Largest JSON request body; larger ones are refused with 413 before they are read."""
+
+    normalize_text: bool = True
+    """Expand numbers, dates, currencies… before synthesis (a request can switch it off)."""
+
+    first_chunk_chars: Annotated[int, Field(ge=10, le=2000)] = 80
+    """Budget of the first streamed text chunk: small, so audio starts early."""
+
+    max_chunk_chars: Annotated[int, Field(ge=20, le=10_000)] = 400
+    """Budget that later chunks grow to: larger chunks give the engine more context."""
+
+    workers: Annotated[int, Field(ge=0, le=256)] = 0
+    """Engine worker threads; 0 means one per CPU core."""
+
+    engine_threads: Annotated[int, Field(ge=1, le=64)] = 1
+    """Threads inside each engine worker (ONNX intra-op); one per worker is fastest on CPU."""
+
+    stream_lookahead: Annotated[int, Field(ge=1, le=16)] = 2
+    """Chunks of one stream that may be queued or synthesizing at once."""
+
+    max_pause_ms: Annotated[int, Field(ge=0, le=2000)] = 250
+    """Longest silence kept where two chunks join."""
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """Logging threshold."""
+
+    log_json: bool = False
+    """Write logs as one JSON object a line (for log collectors)."""
+
+    @field_validator("voice_map")
+    @classmethod
+    def _known_openai_names(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(OPENAI_VOICE_NAMES))
+        if unknown:
+            raise ValueError(
+                f"unknown OpenAI voice name(s) {unknown}; the names are {list(OPENAI_VOICE_NAMES)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _chunk_budgets(self) -> Settings:
+        if self.first_chunk_chars > self.max_chunk_chars:
+            raise ValueError("SPEAKER_FIRST_CHUNK_CHARS must not exceed SPEAKER_MAX_CHUNK_CHARS")
+        return self
+
+    @cached_property
+    def resolved_voices_dir(self) -> Path:
+        """Directory scanned for extra voices."""
+        return self.voices_dir or self.data_dir / "voices"
+
+    @cached_property
+    def resolved_models_dir(self) -> Path:
+        """Directory that holds engine checkpoints."""
+        return self.models_dir or self.data_dir / "models"
+
+    @cached_property
+    def worker_count(self) -> int:
+        """Number of engine workers after resolving 0 to the core count."""
+        return self.workers or (os.cpu_count() or 1)
+
+
+class SettingsError(Exception):
+    """Raised when the configuration is invalid; the message names each variable and the fix."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (and `.env`), turning validation errors into advice."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            variable = f"SPEAKER_{field.upper()}" if err["loc"] else "settings"
+            given = err.get("input")
+            lines.append(f"{variable}: {err['msg']} (got {given!r})")
+        raise SettingsError(
+            "invalid configuration:\n  "
+            + "\n  ".join(lines)
+            + "\nSee .env.example for every variable."
+        ) from None

@@ -1,0 +1,106 @@
+"""The small interface every engine implements; nothing here knows about HTTP or scheduling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Samples = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """A voice an engine can speak with."""
+
+    id: str
+    name: str
+    engine: str
+    language: str
+    sample_rate: int
+    gender: str | None = None
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    source: str = "builtin"
+
+
+@dataclass(frozen=True)
+class EngineCapabilities:
+    """What an engine can do, so the scheduler and API can plan around it."""
+
+    cloning: bool = False
+    instructions: bool = False
+    max_batch_size: int = 1
+    languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SynthesisParams:
+    """Per-request knobs an engine honours."""
+
+    speed: float = 1.0
+    instructions: str | None = None
+
+
+@dataclass(frozen=True)
+class AudioSegment:
+    """Mono float32 audio in [-1, 1] at its sample rate."""
+
+    samples: Samples
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """Identity of a loaded engine, for `/status` and cache keys."""
+
+    name: str
+    model: str
+    version: str
+    device: str
+    load_seconds: float
+    details: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class EngineSession(Protocol):
+    """One worker's handle on an engine; used by a single thread at a time."""
+
+    def synthesize(self, text: str, voice_id: str, params: SynthesisParams) -> AudioSegment:
+        """Speak already-normalized text with a voice."""
+        ...
+
+    def close(self) -> None:
+        """Release what this session holds."""
+        ...
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """A loaded model family: lists voices and opens sessions for workers."""
+
+    name: str
+    capabilities: EngineCapabilities
+
+    def load(self) -> EngineInfo:
+        """Load weights and prepare voices; called once before any session opens."""
+        ...
+
+    def voices(self) -> list[VoiceInfo]:
+        """Every voice this engine can speak with."""
+        ...
+
+    def open_session(self) -> EngineSession:
+        """A new session for one worker thread."""
+        ...
+
+    def close(self) -> None:
+        """Release everything the engine holds."""
+        ...

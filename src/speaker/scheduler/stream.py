@@ -1,0 +1,97 @@
+"""A stream: one request's chunks fed to the pool a few at a time, delivered in order."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncGenerator, Sequence
+
+from speaker.engines.base import AudioSegment, SynthesisParams
+from speaker.scheduler.pool import WorkerPool
+from speaker.scheduler.work import FIRST_CHUNK, LATER_CHUNK, WorkItem
+
+_stream_ids = itertools.count(1)
+
+# Rough speaking rate used to guess playback deadlines before the audio exists.
+CHARS_PER_SECOND = 14.0
+
+
+class SpeechStream:
+    """Synthesizes chunks in order with a bounded number in flight, cancellable at any time."""
+
+    def __init__(
+        self,
+        pool: WorkerPool,
+        engine: str,
+        voice_id: str,
+        params: SynthesisParams,
+        chunks: Sequence[str],
+        lookahead: int,
+    ) -> None:
+        self.id = next(_stream_ids)
+        self._pool = pool
+        self._engine = engine
+        self._voice_id = voice_id
+        self._params = params
+        self._chunks = list(chunks)
+        self._lookahead = max(1, lookahead)
+        self._items: list[WorkItem] = []
+        self._created = time.monotonic()
+        self._first_audio_at: float | None = None
+        self._delivered_seconds = 0.0
+        self._delivered = 0
+        self._closed = False
+
+    @property
+    def chunk_count(self) -> int:
+        """How many chunks the stream will produce."""
+        return len(self._chunks)
+
+    def _estimate(self, text: str) -> float:
+        return len(text) / (CHARS_PER_SECOND * self._params.speed)
+
+    def _deadline(self, index: int) -> float:
+        # When this chunk must be ready for gapless playback: the moment playback began plus the
+        # audio delivered so far plus the estimated length of the chunks still before it.
+        anchor = self._first_audio_at if self._first_audio_at is not None else self._created
+        pending = sum(self._estimate(t) for t in self._chunks[self._delivered : index])
+        return anchor + self._delivered_seconds + pending
+
+    def _fill(self) -> None:
+        limit = min(len(self._chunks), self._delivered + self._lookahead)
+        while len(self._items) < limit:
+            index = len(self._items)
+            item = WorkItem(
+                engine=self._engine,
+                text=self._chunks[index],
+                voice_id=self._voice_id,
+                params=self._params,
+                stream_id=self.id,
+                index=index,
+                deadline=self._deadline(index),
+                tier=FIRST_CHUNK if index == 0 else LATER_CHUNK,
+            )
+            self._items.append(item)
+            self._pool.submit(item)
+
+    async def segments(self) -> AsyncGenerator[tuple[int, AudioSegment], None]:
+        """Yield `(index, audio)` for each chunk in order; closing the iterator cancels the rest."""
+        try:
+            while self._delivered < len(self._chunks) and not self._closed:
+                self._fill()
+                audio = await asyncio.wrap_future(self._items[self._delivered].future)
+                if self._first_audio_at is None:
+                    self._first_audio_at = time.monotonic()
+                index = self._delivered
+                self._delivered += 1
+                self._delivered_seconds += audio.duration
+                yield index, audio
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Drop every chunk not yet synthesized."""
+        self._closed = True
+        for item in self._items[self._delivered :]:
+            item.future.cancel()

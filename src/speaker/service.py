@@ -1,0 +1,168 @@
+"""Speech synthesis as a service: text in, encoded audio chunks out. No HTTP here."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
+
+from speaker.audio.formats import AudioFormat
+from speaker.audio.pipeline import AudioPipeline
+from speaker.config import Settings
+from speaker.engines.base import Engine, SynthesisParams, VoiceInfo
+from speaker.engines.registry import resolve_model
+from speaker.errors import InvalidRequestError
+from speaker.scheduler import Scheduler
+from speaker.text import chunk_text, normalize_text
+from speaker.voices.catalog import VoiceCatalog
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+# Usage is reported like OpenAI's: output tokens as 20 ms audio frames.
+AUDIO_TOKENS_PER_SECOND = 50
+
+
+@dataclass(frozen=True)
+class SpeechOrder:
+    """What a caller asks for, before any resolution."""
+
+    text: str
+    model: str
+    voice: str | None = None
+    voice_by_id: bool = False
+    fmt: AudioFormat = AudioFormat.MP3
+    speed: float = 1.0
+    instructions: str | None = None
+    normalize: bool | None = None
+
+
+@dataclass(frozen=True)
+class PreparedSpeech:
+    """An order resolved to an engine, a voice and text chunks, ready to synthesize."""
+
+    engine: str
+    voice: VoiceInfo
+    fmt: AudioFormat
+    params: SynthesisParams
+    chunks: list[str]
+    input_chars: int
+    input_tokens: int
+    instructions_ignored: bool
+
+
+@dataclass(frozen=True)
+class EncodedChunk:
+    """Encoded bytes for one text chunk; the last one also closes the file."""
+
+    index: int
+    text: str
+    data: bytes
+    audio_seconds: float
+    last: bool
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token accounting reported at the end of an SSE stream."""
+
+    input_tokens: int
+    output_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens."""
+        return self.input_tokens + self.output_tokens
+
+
+class SpeechService:
+    """Resolves orders, chunks their text and streams encoded audio through the scheduler."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engines: Mapping[str, Engine],
+        catalog: VoiceCatalog,
+        scheduler: Scheduler,
+    ) -> None:
+        self._settings = settings
+        self._engines = engines
+        self._catalog = catalog
+        self._scheduler = scheduler
+
+    def _check_text(self, text: str) -> None:
+        limit = self._settings.max_input_chars
+        if len(text) > limit:
+            raise InvalidRequestError(
+                f"input is {len(text)} characters; the limit is {limit}",
+                code="input_too_long",
+                param="input",
+                suggestion="split the text into several requests, or raise SPEAKER_MAX_INPUT_CHARS",
+            )
+        if not text.strip():
+            raise InvalidRequestError(
+                "input is empty", code="empty_input", param="input", suggestion="send some text"
+            )
+
+    async def prepare(self, order: SpeechOrder) -> PreparedSpeech:
+        """Validate and resolve an order; every input error is raised here, before any audio."""
+        self._check_text(order.text)
+        engine = resolve_model(order.model, self._engines, self._settings.default_engine)
+        voice = self._catalog.resolve(order.voice, engine, by_id=order.voice_by_id)
+        normalize = self._settings.normalize_text if order.normalize is None else order.normalize
+        chunks = await asyncio.to_thread(self._chunk, order.text, voice.language, normalize)
+        if not chunks:
+            raise InvalidRequestError(
+                "input has nothing speakable after removing markup and emoji",
+                code="empty_input",
+                param="input",
+                suggestion="send words, numbers or symbols that can be read aloud",
+            )
+        return PreparedSpeech(
+            engine=engine,
+            voice=voice,
+            fmt=order.fmt,
+            params=SynthesisParams(speed=order.speed, instructions=order.instructions),
+            chunks=chunks,
+            input_chars=len(order.text),
+            input_tokens=len(_TOKEN.findall(order.text)),
+            instructions_ignored=bool(order.instructions)
+            and not self._engines[engine].capabilities.instructions,
+        )
+
+    def _chunk(self, text: str, language: str, normalize: bool) -> list[str]:
+        spoken = normalize_text(text, language=language.split("_")[0]) if normalize else text
+        chunks = chunk_text(
+            spoken,
+            first_chunk_chars=self._settings.first_chunk_chars,
+            max_chunk_chars=self._settings.max_chunk_chars,
+        )
+        return [c.text for c in chunks if c.text.strip()]
+
+    async def stream(self, speech: PreparedSpeech) -> AsyncGenerator[EncodedChunk, None]:
+        """Encoded chunks in order; the audio path runs off the event loop."""
+        pipeline = AudioPipeline(
+            speech.fmt, speech.voice.sample_rate, self._settings.max_pause_ms / 1000
+        )
+        stream = self._scheduler.open_stream(
+            speech.engine, speech.voice.id, speech.params, speech.chunks
+        )
+        last_index = stream.chunk_count - 1
+        segments = stream.segments()
+        try:
+            async for index, audio in segments:
+                last = index == last_index
+                data = await asyncio.to_thread(pipeline.feed, audio.samples, last=last)
+                yield EncodedChunk(index, speech.chunks[index], data, audio.duration, last)
+        finally:
+            await segments.aclose()
+
+    async def synthesize(self, order: SpeechOrder) -> bytes:
+        """The whole file at once (for the CLI and non-streaming callers)."""
+        speech = await self.prepare(order)
+        return b"".join([chunk.data async for chunk in self.stream(speech)])
+
+    @staticmethod
+    def usage(speech: PreparedSpeech, audio_seconds: float) -> Usage:
+        """Token usage for a finished stream."""
+        return Usage(speech.input_tokens, math.ceil(audio_seconds * AUDIO_TOKENS_PER_SECOND))

@@ -1,0 +1,91 @@
+"""Streaming chunker: a short first chunk for low latency, then chunks that grow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from speaker.text.sentences import split_sentences
+
+_CLAUSE_MARKS = (", ", "; ", ": ")
+_DASHES = (" — ", " – ", " - ")
+
+
+@dataclass(frozen=True, slots=True)
+class TextChunk:
+    """One piece of text to synthesise, in stream order."""
+
+    index: int
+    text: str
+
+
+def _cut(text: str, start: int, limit: int, hard_limit: int) -> int:
+    """Where to end a piece of ``text`` that begins at ``start`` and must stay near ``limit``.
+
+    Prefers the last clause break (comma, semicolon, colon, dash) that leaves a piece of at least
+    a third of ``limit``, then the last space; a first word longer than ``limit`` is kept whole
+    up to ``hard_limit`` and only hard-split beyond it.
+    """
+    stop = start + limit + 1
+    best = -1
+    for mark in _CLAUSE_MARKS:
+        found = text.rfind(mark, start, stop)
+        if found != -1:
+            best = max(best, found + 1)
+    for dash in _DASHES:
+        found = text.rfind(dash, start, stop)
+        if found > start:
+            best = max(best, found + len(dash) - 1)
+    if best - start >= max(1, limit // 3):
+        return best
+    space = text.rfind(" ", start + 1, stop)
+    if space != -1:
+        return space
+    space = text.find(" ", stop, start + hard_limit + 1)
+    return space if space != -1 else min(len(text), start + hard_limit)
+
+
+def _pieces(text: str, limit: int) -> list[str]:
+    pieces = []
+    start = 0
+    while len(text) - start > limit:
+        end = _cut(text, start, limit, limit)
+        pieces.append(text[start:end].strip())
+        start = end
+        while start < len(text) and text[start] == " ":
+            start += 1
+    pieces.append(text[start:])
+    return [piece for piece in pieces if piece]
+
+
+def chunk_text(
+    text: str, *, first_chunk_chars: int = 80, max_chunk_chars: int = 400
+) -> list[TextChunk]:
+    """Split text into sentence-aligned chunks: a short first chunk, then doubling budgets."""
+    if first_chunk_chars < 1 or max_chunk_chars < first_chunk_chars:
+        msg = "need 1 <= first_chunk_chars <= max_chunk_chars"
+        raise ValueError(msg)
+    sentences = split_sentences(text)
+    if not sentences:
+        return []
+    first = sentences[0]
+    chunks = [first]
+    rest = sentences[1:]
+    if len(first) > first_chunk_chars:
+        end = _cut(first, 0, first_chunk_chars, max_chunk_chars)
+        chunks = [first[:end].strip()]
+        rest.insert(0, first[end:].strip())
+    budget = first_chunk_chars
+    current: list[str] = []
+    size = 0
+    for sentence in rest:
+        for piece in _pieces(sentence, max_chunk_chars):
+            if current and size + 1 + len(piece) > budget:
+                chunks.append(" ".join(current))
+                current, size = [], 0
+            if not current:
+                budget = min(budget * 2, max_chunk_chars)
+            current.append(piece)
+            size += len(piece) + (1 if size else 0)
+    if current:
+        chunks.append(" ".join(current))
+    return [TextChunk(index, chunk) for index, chunk in enumerate(c for c in chunks if c)]

@@ -1,0 +1,1 @@
+"""Voices: the catalog of what a request may name."""

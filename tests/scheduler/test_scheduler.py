@@ -1,0 +1,178 @@
+"""The real scheduler driven by a deterministic test engine."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+from speaker.engines.base import (
+    AudioSegment,
+    EngineCapabilities,
+    EngineInfo,
+    SynthesisParams,
+    VoiceInfo,
+)
+from speaker.errors import EngineError, OverloadedError
+from speaker.scheduler import Scheduler
+
+RATE = 1000
+
+
+class GatedEngine:
+    """Makes 10 ms of audio per character; each call waits for the gate and is logged."""
+
+    name = "gated"
+    capabilities = EngineCapabilities()
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.calls: list[str] = []
+        self.started = threading.Semaphore(0)
+
+    def load(self) -> EngineInfo:
+        return EngineInfo("gated", "gated-1", "1", "cpu", 0.0)
+
+    def voices(self) -> list[VoiceInfo]:
+        return [VoiceInfo("v", "v", "gated", "en", RATE)]
+
+    def open_session(self) -> GatedEngine:
+        return self
+
+    def synthesize(self, text: str, voice_id: str, params: SynthesisParams) -> AudioSegment:
+        self.started.release()
+        assert self.gate.wait(10)
+        if text == "boom":
+            raise EngineError("engine exploded", code="engine_failed")
+        self.calls.append(text)
+        samples = np.full(len(text) * RATE // 100, 0.1, dtype=np.float32)
+        return AudioSegment(samples, RATE)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def engine() -> GatedEngine:
+    return GatedEngine()
+
+
+@pytest.fixture
+def scheduler(engine: GatedEngine) -> Scheduler:
+    sched = Scheduler({"gated": engine}, workers=1, lookahead=2)
+    sched.start()
+    yield sched  # type: ignore[misc]
+    engine.gate.set()
+    sched.stop()
+
+
+async def _collect(stream: object) -> list[int]:
+    return [index async for index, _ in stream.segments()]  # type: ignore[attr-defined]
+
+
+def test_first_chunk_of_a_new_stream_jumps_the_queue(
+    engine: GatedEngine, scheduler: Scheduler
+) -> None:
+    async def run() -> None:
+        a = scheduler.open_stream("gated", "v", SynthesisParams(), ["a0", "a1", "a2", "a3"])
+        b = scheduler.open_stream("gated", "v", SynthesisParams(), ["b0", "b1", "b2"])
+        task_a = asyncio.create_task(_collect(a))
+        await asyncio.to_thread(engine.started.acquire)  # a0 occupies the only worker
+        task_b = asyncio.create_task(_collect(b))
+        await asyncio.sleep(0.05)  # b0 queued behind a1
+        engine.gate.set()
+        assert await task_a == [0, 1, 2, 3]
+        assert await task_b == [0, 1, 2]
+
+    asyncio.run(run())
+    assert engine.calls[:2] == ["a0", "b0"]
+    assert sorted(engine.calls) == ["a0", "a1", "a2", "a3", "b0", "b1", "b2"]
+
+
+def test_later_chunks_run_earliest_deadline_first(
+    engine: GatedEngine, scheduler: Scheduler
+) -> None:
+    # Stream "long" has a long first chunk, so its second chunk is due much later than the
+    # second chunk of stream "short", even though "long" asked first.
+    async def run() -> None:
+        long = scheduler.open_stream("gated", "v", SynthesisParams(), ["x" * 300, "l1"])
+        short = scheduler.open_stream("gated", "v", SynthesisParams(), ["s", "s1"])
+        blocker = scheduler.open_stream("gated", "v", SynthesisParams(), ["block"])
+        task_blocker = asyncio.create_task(_collect(blocker))
+        await asyncio.to_thread(engine.started.acquire)
+        tasks = [asyncio.create_task(_collect(long)), asyncio.create_task(_collect(short))]
+        await asyncio.sleep(0.05)
+        engine.gate.set()
+        await asyncio.gather(task_blocker, *tasks)
+
+    asyncio.run(run())
+    assert engine.calls.index("s1") < engine.calls.index("l1")
+
+
+def test_lookahead_bounds_queued_work(engine: GatedEngine, scheduler: Scheduler) -> None:
+    async def run() -> None:
+        stream = scheduler.open_stream("gated", "v", SynthesisParams(), [f"c{i}" for i in range(8)])
+        task = asyncio.create_task(_collect(stream))
+        await asyncio.to_thread(engine.started.acquire)
+        stats = scheduler.stats()
+        assert stats.busy == 1
+        assert stats.queued == 1  # lookahead 2: one running, one waiting, six not yet submitted
+        engine.gate.set()
+        assert await task == list(range(8))
+
+    asyncio.run(run())
+
+
+def test_closing_a_stream_cancels_its_queued_chunks(
+    engine: GatedEngine, scheduler: Scheduler
+) -> None:
+    async def run() -> None:
+        stream = scheduler.open_stream("gated", "v", SynthesisParams(), [f"c{i}" for i in range(6)])
+        segments = stream.segments()
+        engine.gate.set()
+        index, audio = await anext(segments)
+        assert index == 0
+        assert audio.duration == pytest.approx(0.02)
+        await segments.aclose()  # the listener leaves
+        await asyncio.sleep(0.2)
+
+    asyncio.run(run())
+    # c0 delivered, c1 possibly already running when the listener left; nothing after that.
+    assert engine.calls[0] == "c0"
+    assert len(engine.calls) <= 2
+    assert scheduler.stats().queued == 0
+
+
+def test_engine_failure_reaches_the_stream_and_the_pool_survives(
+    engine: GatedEngine, scheduler: Scheduler
+) -> None:
+    engine.gate.set()
+
+    async def run() -> None:
+        failing = scheduler.open_stream("gated", "v", SynthesisParams(), ["ok", "boom", "never"])
+        with pytest.raises(EngineError):
+            await _collect(failing)
+        fine = scheduler.open_stream("gated", "v", SynthesisParams(), ["fine"])
+        assert await _collect(fine) == [0]
+
+    asyncio.run(run())
+    stats = scheduler.stats()
+    assert stats.failed == 1
+    assert stats.completed >= 2
+
+
+def test_stop_refuses_new_work(engine: GatedEngine) -> None:
+    sched = Scheduler({"gated": engine}, workers=1, lookahead=2)
+    sched.start()
+    engine.gate.set()
+    sched.stop()
+
+    async def run() -> None:
+        stream = sched.open_stream("gated", "v", SynthesisParams(), ["late"])
+        with pytest.raises(OverloadedError) as caught:
+            await _collect(stream)
+        assert caught.value.code == "shutting_down"
+
+    asyncio.run(run())
