@@ -97,3 +97,16 @@ def test_serve_starts_and_speaks(env: dict[str, str]) -> None:
     finally:
         process.terminate()
         process.wait(15)
+
+
+def test_serve_exits_when_the_default_voice_does_not_exist(env: dict[str, str]) -> None:
+    process = subprocess.run(
+        [sys.executable, "-m", "speaker", "serve", "--port", str(free_port())],
+        env={**env, "SPEAKER_DEFAULT_VOICE": "nobody"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert process.returncode == 2
+    assert "SPEAKER_DEFAULT_VOICE='nobody' is not a voice" in process.stderr
+    assert "en_US-joe-medium" in process.stderr

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, BinaryIO
 
 import typer
+import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -56,8 +59,6 @@ def serve(
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error")] = None,
 ) -> None:
     """Start the HTTP server (OpenAI-compatible API, docs at /docs)."""
-    import uvicorn
-
     from speaker.api.app import create_app
 
     settings = _settings(host=host, port=port, workers=workers, log_level=log_level)
@@ -67,13 +68,49 @@ def serve(
     except ValueError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    uvicorn.run(
-        create_app(settings, runtime),
+    server: DrainingServer | None = None
+
+    def stop_on_failure(error: BaseException) -> None:
+        # A server that can never become ready should not sit behind a load balancer.
+        if server is not None:
+            server.should_exit = True
+
+    config = uvicorn.Config(
+        create_app(settings, runtime, on_load_failure=stop_on_failure),
         host=settings.host,
         port=settings.port,
         log_config=None,
         timeout_graceful_shutdown=10,
     )
+    server = DrainingServer(config, runtime, settings.drain_timeout_s)
+    server.run()
+    if runtime.load_error is not None:
+        console.print(f"[red]error:[/red] {runtime.load_error}")
+        raise typer.Exit(2)
+
+
+class DrainingServer(uvicorn.Server):
+    """On the first SIGTERM/SIGINT: readiness off, new work refused, streams finish, then exit."""
+
+    def __init__(self, config: uvicorn.Config, runtime: Runtime, timeout: float) -> None:
+        super().__init__(config)
+        self._runtime = runtime
+        self._timeout = timeout
+        self._draining: threading.Thread | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Drain first; a second signal exits at once."""
+        if self._draining is not None or not self._runtime.ready:
+            super().handle_exit(sig, frame)
+            return
+        console.print(f"draining: waiting up to {self._timeout:.0f} s for streams in flight")
+        self._draining = threading.Thread(target=self._drain, args=(sig, frame), daemon=True)
+        self._draining.start()
+
+    def _drain(self, sig: int, frame: FrameType | None) -> None:
+        if not self._runtime.drain(self._timeout):
+            console.print("drain timeout: exiting with streams still in flight")
+        super().handle_exit(sig, frame)
 
 
 def _read_text(text: str | None, file: Path | None) -> str:

@@ -91,6 +91,21 @@ class Settings(BaseSettings):
     stream_lookahead: Annotated[int, Field(ge=1, le=16)] = 2
     """Chunks of one stream that may be queued or synthesizing at once."""
 
+    max_streams: Annotated[int, Field(ge=0, le=100_000)] = 0
+    """Streams in synthesis at once; 0 sizes it from the measured real-time capacity."""
+
+    max_streams_per_client: Annotated[int, Field(ge=0, le=100_000)] = 0
+    """Streams one client (API key, else address) may have in synthesis; 0 = no limit."""
+
+    admission_headroom: Annotated[float, Field(gt=0, le=1.0)] = 0.8
+    """Share of the measured real-time capacity that is admitted (the rest absorbs bursts)."""
+
+    drain_timeout_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    """On SIGTERM: how long streams in flight may take to finish before the server exits."""
+
+    max_long_input_chars: Annotated[int, Field(ge=1, le=10_000_000)] = 100_000
+    """Longest text `/v1/tts/long` accepts."""
+
     max_pause_ms: Annotated[int, Field(ge=0, le=2000)] = 250
     """Longest silence kept where two chunks join."""
 

@@ -10,7 +10,7 @@ from importlib.metadata import version
 from speaker.config import Settings
 from speaker.engines.base import Engine, EngineInfo
 from speaker.engines.registry import build_engines
-from speaker.scheduler import Scheduler
+from speaker.scheduler import Scheduler, SchedulerConfig
 from speaker.service import SpeechService
 from speaker.voices.catalog import VoiceCatalog
 
@@ -26,17 +26,27 @@ class Runtime:
         self.created_at = time.time()
         self.engines: dict[str, Engine] = build_engines(settings)
         self.engine_infos: dict[str, EngineInfo] = {}
-        self.scheduler = Scheduler(self.engines, settings.worker_count, settings.stream_lookahead)
+        self.scheduler = Scheduler(
+            self.engines,
+            SchedulerConfig(
+                workers=settings.worker_count,
+                lookahead=settings.stream_lookahead,
+                max_streams=settings.max_streams,
+                max_streams_per_client=settings.max_streams_per_client,
+                headroom=settings.admission_headroom,
+            ),
+        )
         self._catalog: VoiceCatalog | None = None
         self._service: SpeechService | None = None
         self._ready = threading.Event()
+        self._draining = threading.Event()
         self.load_error: BaseException | None = None
         self.ready_seconds: float | None = None
 
     @property
     def ready(self) -> bool:
-        """True once every engine is loaded and workers run."""
-        return self._ready.is_set()
+        """True once every engine is loaded and workers run, until shutdown begins."""
+        return self._ready.is_set() and not self._draining.is_set()
 
     @property
     def catalog(self) -> VoiceCatalog:
@@ -63,13 +73,27 @@ class Runtime:
             self._service = SpeechService(
                 self.settings, self.engines, self._catalog, self.scheduler
             )
-            self.scheduler.start()
+            self.scheduler.start(min(info.realtime_factor for info in self.engine_infos.values()))
         except BaseException as exc:
             self.load_error = exc
             raise
         self.ready_seconds = time.time() - self.created_at
         self._ready.set()
         log.info("speaker ready in %.2f s", self.ready_seconds)
+
+    @property
+    def draining(self) -> bool:
+        """True once shutdown began: readiness is off and new streams are refused."""
+        return self._draining.is_set()
+
+    def drain(self, timeout: float) -> bool:
+        """Refuse new streams, then wait for those in flight; False if some were still running."""
+        self._draining.set()
+        self.scheduler.admission.drain()
+        deadline = time.monotonic() + timeout
+        while self.scheduler.admission.active and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.scheduler.admission.active == 0
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until loaded; False on timeout."""

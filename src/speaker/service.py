@@ -14,8 +14,9 @@ from speaker.config import Settings
 from speaker.engines.base import Engine, SynthesisParams, VoiceInfo
 from speaker.engines.registry import resolve_model
 from speaker.errors import InvalidRequestError
-from speaker.scheduler import Scheduler
+from speaker.scheduler import Scheduler, SpeechStream
 from speaker.text import chunk_text, normalize_text
+from speaker.text.incremental import SentenceBuffer
 from speaker.voices.catalog import VoiceCatalog
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -35,6 +36,7 @@ class SpeechOrder:
     speed: float = 1.0
     instructions: str | None = None
     normalize: bool | None = None
+    client: str = "local"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class PreparedSpeech:
     input_chars: int
     input_tokens: int
     instructions_ignored: bool
+    client: str = "local"
 
 
 @dataclass(frozen=True)
@@ -104,13 +107,17 @@ class SpeechService:
                 "input is empty", code="empty_input", param="input", suggestion="send some text"
             )
 
+    def resolve(self, order: SpeechOrder) -> tuple[str, VoiceInfo]:
+        """The engine and voice an order names."""
+        engine = resolve_model(order.model, self._engines, self._settings.default_engine)
+        return engine, self._catalog.resolve(order.voice, engine, by_id=order.voice_by_id)
+
     async def prepare(self, order: SpeechOrder) -> PreparedSpeech:
         """Validate and resolve an order; every input error is raised here, before any audio."""
         self._check_text(order.text)
-        engine = resolve_model(order.model, self._engines, self._settings.default_engine)
-        voice = self._catalog.resolve(order.voice, engine, by_id=order.voice_by_id)
+        engine, voice = self.resolve(order)
         normalize = self._settings.normalize_text if order.normalize is None else order.normalize
-        chunks = await asyncio.to_thread(self._chunk, order.text, voice.language, normalize)
+        chunks = await asyncio.to_thread(self.chunk, order.text, voice.language, normalize)
         if not chunks:
             raise InvalidRequestError(
                 "input has nothing speakable after removing markup and emoji",
@@ -128,16 +135,36 @@ class SpeechService:
             input_tokens=len(_TOKEN.findall(order.text)),
             instructions_ignored=bool(order.instructions)
             and not self._engines[engine].capabilities.instructions,
+            client=order.client,
         )
 
-    def _chunk(self, text: str, language: str, normalize: bool) -> list[str]:
+    def chunk(
+        self, text: str, language: str, normalize: bool, *, opening: bool = True
+    ) -> list[str]:
+        """Normalized text chunks; an opening chunk is kept short so audio starts early."""
         spoken = normalize_text(text, language=language.split("_")[0]) if normalize else text
+        budget = self._settings.max_chunk_chars
         chunks = chunk_text(
             spoken,
-            first_chunk_chars=self._settings.first_chunk_chars,
-            max_chunk_chars=self._settings.max_chunk_chars,
+            first_chunk_chars=self._settings.first_chunk_chars if opening else budget,
+            max_chunk_chars=budget,
         )
         return [c.text for c in chunks if c.text.strip()]
+
+    def live(self, order: SpeechOrder) -> LiveSpeech:
+        """A session whose text arrives over time (WebSocket, LLM tokens); `order.text` unused."""
+        engine, voice = self.resolve(order)
+        normalize = self._settings.normalize_text if order.normalize is None else order.normalize
+        stream = self._scheduler.open_stream(
+            engine,
+            voice.id,
+            SynthesisParams(speed=order.speed, instructions=order.instructions),
+            [],
+            open_ended=True,
+            client=order.client,
+        )
+        pipeline = AudioPipeline(order.fmt, voice.sample_rate, self._settings.max_pause_ms / 1000)
+        return LiveSpeech(self, voice, normalize, stream, pipeline)
 
     async def stream(self, speech: PreparedSpeech) -> AsyncGenerator[EncodedChunk, None]:
         """Encoded chunks in order; the audio path runs off the event loop."""
@@ -145,7 +172,7 @@ class SpeechService:
             speech.fmt, speech.voice.sample_rate, self._settings.max_pause_ms / 1000
         )
         stream = self._scheduler.open_stream(
-            speech.engine, speech.voice.id, speech.params, speech.chunks
+            speech.engine, speech.voice.id, speech.params, speech.chunks, client=speech.client
         )
         last_index = stream.chunk_count - 1
         segments = stream.segments()
@@ -156,6 +183,7 @@ class SpeechService:
                 yield EncodedChunk(index, speech.chunks[index], data, audio.duration, last)
         finally:
             await segments.aclose()
+            stream.cancel()
 
     async def synthesize(self, order: SpeechOrder) -> bytes:
         """The whole file at once (for the CLI and non-streaming callers)."""
@@ -166,3 +194,67 @@ class SpeechService:
     def usage(speech: PreparedSpeech, audio_seconds: float) -> Usage:
         """Token usage for a finished stream."""
         return Usage(speech.input_tokens, math.ceil(audio_seconds * AUDIO_TOKENS_PER_SECOND))
+
+
+class LiveSpeech:
+    """Speech for text that arrives in pieces: each completed sentence is synthesized at once."""
+
+    def __init__(
+        self,
+        service: SpeechService,
+        voice: VoiceInfo,
+        normalize: bool,
+        stream: SpeechStream,
+        pipeline: AudioPipeline,
+    ) -> None:
+        self.voice = voice
+        self._service = service
+        self._normalize = normalize
+        self._stream = stream
+        self._pipeline = pipeline
+        self._buffer = SentenceBuffer()
+        self._texts: list[str] = []
+        self.characters = 0
+
+    def _submit(self, sentences: list[str]) -> None:
+        text = " ".join(sentences).strip()
+        if not text or self._stream.ended:
+            return
+        chunks = self._service.chunk(
+            text, self.voice.language, self._normalize, opening=not self._texts
+        )
+        self._texts.extend(chunks)
+        self._stream.append(chunks)
+
+    def feed(self, text: str) -> None:
+        """Add text; complete sentences start synthesizing now."""
+        self.characters += len(text)
+        self._submit(self._buffer.feed(text))
+
+    def flush(self) -> None:
+        """Synthesize everything received so far, even an unfinished sentence."""
+        self._submit(self._buffer.flush())
+
+    def close(self) -> None:
+        """Flush and declare the end of the text; `chunks()` finishes after the last audio."""
+        self.flush()
+        if not self._stream.ended:
+            self._stream.end()
+
+    def cancel(self) -> None:
+        """Stop at once, dropping text not yet synthesized."""
+        self._stream.cancel()
+        if not self._stream.ended:
+            self._stream.end()
+
+    async def chunks(self) -> AsyncGenerator[EncodedChunk, None]:
+        """Encoded audio as each chunk is synthesized; the last item closes the file."""
+        segments = self._stream.segments()
+        try:
+            async for index, audio in segments:
+                data = await asyncio.to_thread(self._pipeline.feed, audio.samples, last=False)
+                yield EncodedChunk(index, self._texts[index], data, audio.duration, False)
+            tail = await asyncio.to_thread(self._pipeline.close)
+            yield EncodedChunk(len(self._texts), "", tail, 0.0, True)
+        finally:
+            await segments.aclose()

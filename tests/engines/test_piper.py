@@ -47,15 +47,15 @@ def test_synthesis_levels_are_steady_across_sentences(runtime: Runtime) -> None:
 
 def test_speed_changes_length_in_the_model(runtime: Runtime) -> None:
     session = runtime.engines["piper"].open_session()
-    text = "Speed is a length scale inside the model."
+    text = "Speed is a length scale inside the model, and a longer sentence evens out the noise."
 
     def voiced(speed: float) -> float:
         audio = session.synthesize(text, "en_US-joe-medium", SynthesisParams(speed=speed))
         return voiced_seconds(audio.samples, audio.sample_rate)
 
     normal, fast, slow = voiced(1.0), voiced(2.0), voiced(0.5)
-    assert 0.4 < fast / normal < 0.65
-    assert 1.6 < slow / normal < 2.5
+    assert 0.4 < fast / normal < 0.62
+    assert 1.7 < slow / normal < 2.4
 
 
 def test_unknown_voice_is_not_found(runtime: Runtime) -> None:

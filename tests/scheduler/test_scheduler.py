@@ -15,8 +15,8 @@ from speaker.engines.base import (
     SynthesisParams,
     VoiceInfo,
 )
-from speaker.errors import EngineError, OverloadedError
-from speaker.scheduler import Scheduler
+from speaker.errors import EngineError, OverloadedError, RateLimitedError
+from speaker.scheduler import Scheduler, SchedulerConfig
 
 RATE = 1000
 
@@ -61,7 +61,7 @@ def engine() -> GatedEngine:
 
 @pytest.fixture
 def scheduler(engine: GatedEngine) -> Scheduler:
-    sched = Scheduler({"gated": engine}, workers=1, lookahead=2)
+    sched = Scheduler({"gated": engine}, SchedulerConfig(workers=1, lookahead=2, max_streams=100))
     sched.start()
     yield sched  # type: ignore[misc]
     engine.gate.set()
@@ -164,15 +164,64 @@ def test_engine_failure_reaches_the_stream_and_the_pool_survives(
 
 
 def test_stop_refuses_new_work(engine: GatedEngine) -> None:
-    sched = Scheduler({"gated": engine}, workers=1, lookahead=2)
+    sched = Scheduler({"gated": engine}, SchedulerConfig(workers=1, lookahead=2))
     sched.start()
     engine.gate.set()
     sched.stop()
+    with pytest.raises(OverloadedError) as caught:
+        sched.open_stream("gated", "v", SynthesisParams(), ["late"])
+    assert caught.value.code == "shutting_down"
+    assert caught.value.headers["Retry-After"]
 
-    async def run() -> None:
-        stream = sched.open_stream("gated", "v", SynthesisParams(), ["late"])
+
+def test_admission_refuses_beyond_capacity_with_retry_after(engine: GatedEngine) -> None:
+    sched = Scheduler({"gated": engine}, SchedulerConfig(workers=1, lookahead=2, max_streams=2))
+    sched.start()
+    engine.gate.set()
+    try:
+        first = sched.open_stream("gated", "v", SynthesisParams(), ["a" * 140])
+        second = sched.open_stream("gated", "v", SynthesisParams(), ["b" * 280])
         with pytest.raises(OverloadedError) as caught:
-            await _collect(stream)
-        assert caught.value.code == "shutting_down"
+            sched.open_stream("gated", "v", SynthesisParams(), ["c"])
+        assert caught.value.code == "overloaded"
+        assert int(caught.value.headers["Retry-After"]) >= 1
+        asyncio.run(_collect(first))  # finishing a stream frees its slot
+        third = sched.open_stream("gated", "v", SynthesisParams(), ["c"])
+        assert asyncio.run(_collect(third)) == [0]
+        assert asyncio.run(_collect(second)) == [0]
+        assert sched.admission.active == 0
+    finally:
+        sched.stop()
 
-    asyncio.run(run())
+
+def test_per_client_limit_is_a_429(engine: GatedEngine) -> None:
+    config = SchedulerConfig(workers=1, lookahead=2, max_streams=10, max_streams_per_client=1)
+    sched = Scheduler({"gated": engine}, config)
+    sched.start()
+    engine.gate.set()
+    try:
+        mine = sched.open_stream("gated", "v", SynthesisParams(), ["x"], client="alice")
+        with pytest.raises(RateLimitedError) as caught:
+            sched.open_stream("gated", "v", SynthesisParams(), ["y"], client="alice")
+        assert caught.value.status_code == 429
+        assert caught.value.headers["Retry-After"]
+        other = sched.open_stream("gated", "v", SynthesisParams(), ["z"], client="bob")
+        assert asyncio.run(_collect(other)) == [0]
+        assert asyncio.run(_collect(mine)) == [0]
+    finally:
+        sched.stop()
+
+
+def test_an_abandoned_stream_gives_its_slot_back(engine: GatedEngine) -> None:
+    import gc
+
+    sched = Scheduler({"gated": engine}, SchedulerConfig(workers=1, lookahead=2, max_streams=1))
+    sched.start()
+    try:
+        sched.open_stream("gated", "v", SynthesisParams(), ["never iterated"])
+        gc.collect()
+        assert sched.admission.active == 0
+        sched.open_stream("gated", "v", SynthesisParams(), ["fits again"])
+    finally:
+        engine.gate.set()
+        sched.stop()

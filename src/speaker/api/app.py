@@ -4,30 +4,43 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from speaker.api.errors import install_error_handlers
 from speaker.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from speaker.api.routes import health, models, speech, voices
+from speaker.api.routes import health, models, speech, tts, tts_ws, voices
 from speaker.config import Settings
 from speaker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    runtime: Runtime | None = None,
+    on_load_failure: Callable[[BaseException], None] | None = None,
+) -> FastAPI:
     """Build the app; the runtime loads in the background so `/health` answers at once."""
     runtime = runtime or Runtime(settings)
+
+    def loaded(task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        assert error is not None
+        log.error("engines failed to load: %s", error)
+        if on_load_failure is not None:
+            on_load_failure(error)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loading = None
         if not runtime.ready:
             loading = asyncio.create_task(asyncio.to_thread(runtime.load))
-            loading.add_done_callback(_report_load_failure)
+            loading.add_done_callback(loaded)
         try:
             yield
         finally:
@@ -45,11 +58,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestIdMiddleware)
-    for module in (health, models, voices, speech):
+    for module in (health, models, voices, speech, tts, tts_ws):
         app.include_router(module.router)
     return app
-
-
-def _report_load_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("engines failed to load: %s", task.exception())

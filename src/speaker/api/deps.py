@@ -19,6 +19,13 @@ def get_runtime(request: Request) -> Runtime:
 def ready_runtime(request: Request) -> Runtime:
     """The runtime, or a 503 with Retry-After while engines are still loading."""
     runtime = get_runtime(request)
+    if runtime.draining:
+        raise OverloadedError(
+            "the server is shutting down",
+            code="shutting_down",
+            suggestion="retry against another replica",
+            headers={"Retry-After": "5"},
+        )
     if not runtime.ready:
         raise OverloadedError(
             "the server is starting: engines are still loading"
@@ -33,3 +40,11 @@ def ready_runtime(request: Request) -> Runtime:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ReadyRuntime = Annotated[Runtime, Depends(ready_runtime)]
+
+
+def client_id(request: Request) -> str:
+    """Who is asking, for per-client limits: the peer address until API keys exist."""
+    return request.client.host if request.client else "unknown"
+
+
+ClientId = Annotated[str, Depends(client_id)]

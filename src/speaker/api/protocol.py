@@ -44,8 +44,8 @@ class SpeechRequest(BaseModel):
         description="Speaker extension: expand numbers, dates, symbols… (server default: on).",
     )
 
-    def to_order(self) -> SpeechOrder:
-        """The service-level order this request describes."""
+    def to_order(self, client: str = "local") -> SpeechOrder:
+        """The service-level order this request describes, on behalf of a client."""
         by_id = isinstance(self.voice, VoiceRef)
         voice = self.voice.id if isinstance(self.voice, VoiceRef) else self.voice
         return SpeechOrder(
@@ -57,6 +57,7 @@ class SpeechRequest(BaseModel):
             speed=self.speed,
             instructions=self.instructions,
             normalize=self.normalize,
+            client=client,
         )
 
 

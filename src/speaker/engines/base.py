@@ -66,6 +66,8 @@ class EngineInfo:
     version: str
     device: str
     load_seconds: float
+    realtime_factor: float = 1.0
+    """Audio seconds one worker makes per second of compute, measured at load."""
     details: dict[str, str] = field(default_factory=dict)
 
 

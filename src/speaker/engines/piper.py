@@ -33,6 +33,16 @@ ENGINE_NAME = "piper"
 _CALIBRATION_TEXT = "The quick brown fox jumps over the lazy dog, and keeps on running."
 _TARGET_PEAK = 0.89
 _MAX_GAIN = 4.0
+# Piper's output length is not proportional to its length scale: pauses and one-frame phonemes
+# stay, so duration ~ 0.25 + 0.75 * scale (measured on en_US voices). Inverting that makes
+# `speed` mean what it says; the model cannot go much below a third of the scale.
+_FIXED_SHARE = 0.25
+_MIN_LENGTH_SCALE = 0.2
+
+
+def length_scale_for(speed: float) -> float:
+    """The length-scale multiplier that makes Piper speak `speed` times as fast."""
+    return max(_MIN_LENGTH_SCALE, (1.0 / speed - _FIXED_SHARE) / (1.0 - _FIXED_SHARE))
 
 
 @dataclass(frozen=True)
@@ -93,12 +103,13 @@ class _LoadedVoice:
         )
         self.voice = PiperVoice(session=session, config=self.config)
         self.gain = 1.0
-        self.gain = self._calibrate()
-
-    def _calibrate(self) -> float:
+        started = time.perf_counter()
         audio = self.render(_CALIBRATION_TEXT, 1.0)
+        self.realtime_factor = (
+            len(audio) / self.config.sample_rate / (time.perf_counter() - started)
+        )
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-        return min(_TARGET_PEAK / peak, _MAX_GAIN) if peak > 1e-4 else 1.0
+        self.gain = min(_TARGET_PEAK / peak, _MAX_GAIN) if peak > 1e-4 else 1.0
 
     def render(self, text: str, speed: float, speaker_id: int | None = None) -> np.ndarray:
         """Phonemize and synthesize text in one model run (sentences joined, for natural pauses)."""
@@ -116,7 +127,7 @@ class _LoadedVoice:
         config = SynthesisConfig(
             speaker_id=speaker_id,
             # Speed is honoured by the model itself: a shorter length scale, not a post-filter.
-            length_scale=self.config.length_scale / speed,
+            length_scale=self.config.length_scale * length_scale_for(speed),
             normalize_audio=False,
         )
         audio = self.voice.phoneme_ids_to_audio(ids, config)
@@ -147,7 +158,7 @@ class PiperEngine:
         self._files = {builtin.voice_id: builtin}
         for files in discover_voices(self._voices_dir) if self._voices_dir else []:
             self._files.setdefault(files.voice_id, files)
-        self._loaded[builtin.voice_id] = _LoadedVoice(builtin, self._threads)
+        loaded = self._loaded[builtin.voice_id] = _LoadedVoice(builtin, self._threads)
         self._infos = [info for files in self._files.values() for info in self._describe(files)]
         elapsed = time.perf_counter() - started
         log.info("piper loaded %d voice(s) in %.2f s", len(self._infos), elapsed)
@@ -157,6 +168,7 @@ class PiperEngine:
             version=version("piper-tts"),
             device="cpu",
             load_seconds=elapsed,
+            realtime_factor=loaded.realtime_factor,
             details={"onnxruntime": onnxruntime.__version__},
         )
 

@@ -27,6 +27,7 @@ class PoolStats:
     failed: int
     audio_seconds: float
     busy_seconds: float
+    characters: int
 
 
 class WorkerPool:
@@ -44,6 +45,7 @@ class WorkerPool:
         self._failed = 0
         self._audio_seconds = 0.0
         self._busy_seconds = 0.0
+        self._characters = 0
 
     def start(self) -> None:
         """Start the worker threads."""
@@ -88,6 +90,7 @@ class WorkerPool:
                 failed=self._failed,
                 audio_seconds=self._audio_seconds,
                 busy_seconds=self._busy_seconds,
+                characters=self._characters,
             )
 
     def _next(self) -> WorkItem | None:
@@ -121,14 +124,22 @@ class WorkerPool:
                     self._finish(started, failed=True)
                     item.future.set_exception(exc)
                 else:
-                    self._finish(started, audio_seconds=audio.duration)
+                    self._finish(started, audio_seconds=audio.duration, characters=len(item.text))
                     item.future.set_result(audio)
         finally:
             for session in sessions.values():
                 session.close()
 
-    def _finish(self, started: float, *, failed: bool = False, audio_seconds: float = 0.0) -> None:
+    def _finish(
+        self,
+        started: float,
+        *,
+        failed: bool = False,
+        audio_seconds: float = 0.0,
+        characters: int = 0,
+    ) -> None:
         with self._cond:
+            self._characters += characters
             self._busy -= 1
             self._busy_seconds += time.perf_counter() - started
             self._audio_seconds += audio_seconds

@@ -2,33 +2,105 @@
 
 from __future__ import annotations
 
+import math
+import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from speaker.engines.base import Engine, SynthesisParams
+from speaker.scheduler.admission import Admission, AdmissionLimits
 from speaker.scheduler.pool import PoolStats, WorkerPool
-from speaker.scheduler.stream import SpeechStream
+from speaker.scheduler.stream import CHARS_PER_SECOND, SpeechStream
+
+# Below this much measured compute, the engine's own load-time measurement is trusted more.
+_MIN_MEASURED_BUSY_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """Knobs of the scheduler, taken from settings."""
+
+    workers: int
+    lookahead: int
+    max_streams: int = 0
+    max_streams_per_client: int = 0
+    headroom: float = 0.8
 
 
 class Scheduler:
-    """Owns the worker pool and opens streams on it."""
+    """Owns the worker pool, admits streams and opens them on the pool."""
 
-    def __init__(self, engines: Mapping[str, Engine], workers: int, lookahead: int) -> None:
-        self._pool = WorkerPool(engines, workers)
-        self._lookahead = lookahead
+    def __init__(self, engines: Mapping[str, Engine], config: SchedulerConfig) -> None:
+        self._pool = WorkerPool(engines, config.workers)
+        self._config = config
+        self._realtime_hint = 1.0
+        self._streams: weakref.WeakSet[SpeechStream] = weakref.WeakSet()
+        self.admission = Admission(self._limits, self._retry_after)
 
-    def start(self) -> None:
-        """Start the workers."""
+    def start(self, realtime_hint: float = 1.0) -> None:
+        """Start the workers; the hint is one worker's real-time factor measured at load."""
+        self._realtime_hint = realtime_hint
         self._pool.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop taking work and join the workers."""
+        self.admission.drain()
         self._pool.stop(timeout)
 
+    def realtime_capacity(self) -> float:
+        """How many listeners the pool can keep fed in real time, all workers together."""
+        stats = self._pool.stats()
+        if stats.busy_seconds >= _MIN_MEASURED_BUSY_SECONDS:
+            per_worker = stats.audio_seconds / stats.busy_seconds
+        else:
+            per_worker = self._realtime_hint
+        return per_worker * stats.workers
+
+    def _limits(self) -> AdmissionLimits:
+        automatic = max(1, math.floor(self._config.headroom * self.realtime_capacity()))
+        return AdmissionLimits(
+            max_streams=self._config.max_streams or automatic,
+            per_client=self._config.max_streams_per_client,
+        )
+
+    def _retry_after(self, active: int) -> float:
+        # The soonest a slot frees: the stream with the least text left, sharing the pool's
+        # throughput with every other active stream.
+        remaining = [s.remaining_chars() for s in list(self._streams)]
+        chars_per_second = self.realtime_capacity() * CHARS_PER_SECOND
+        least = min(remaining, default=0)
+        return least * max(active, 1) / max(chars_per_second, 1.0)
+
     def open_stream(
-        self, engine: str, voice_id: str, params: SynthesisParams, chunks: Sequence[str]
+        self,
+        engine: str,
+        voice_id: str,
+        params: SynthesisParams,
+        chunks: Sequence[str],
+        *,
+        open_ended: bool = False,
+        client: str = "local",
     ) -> SpeechStream:
-        """A stream that will synthesize the chunks in order once iterated."""
-        return SpeechStream(self._pool, engine, voice_id, params, chunks, self._lookahead)
+        """Admit and open a stream that synthesizes its chunks in order once iterated.
+
+        Raises 503 (overloaded, shutting down) or 429 (client over its share) at once, before
+        any work is queued. An open-ended stream takes more chunks with `append` until `end`.
+        """
+        release = self.admission.admit(client)
+        stream = SpeechStream(
+            self._pool,
+            engine,
+            voice_id,
+            params,
+            chunks,
+            self._config.lookahead,
+            open_ended=open_ended,
+            on_finish=release,
+        )
+        self._streams.add(stream)
+        # A stream dropped without being iterated to the end still gives its slot back.
+        weakref.finalize(stream, release)
+        return stream
 
     def stats(self) -> PoolStats:
         """Pool counters and gauges."""

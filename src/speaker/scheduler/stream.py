@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 
 from speaker.engines.base import AudioSegment, SynthesisParams
 from speaker.scheduler.pool import WorkerPool
@@ -28,6 +28,9 @@ class SpeechStream:
         params: SynthesisParams,
         chunks: Sequence[str],
         lookahead: int,
+        *,
+        open_ended: bool = False,
+        on_finish: Callable[[], None] | None = None,
     ) -> None:
         self.id = next(_stream_ids)
         self._pool = pool
@@ -42,11 +45,31 @@ class SpeechStream:
         self._delivered_seconds = 0.0
         self._delivered = 0
         self._closed = False
+        self._ended = not open_ended
+        self._more = asyncio.Event()
+        self._on_finish = on_finish
 
     @property
     def chunk_count(self) -> int:
-        """How many chunks the stream will produce."""
+        """How many chunks the stream has been given so far."""
         return len(self._chunks)
+
+    @property
+    def ended(self) -> bool:
+        """True once no more chunks will be appended."""
+        return self._ended
+
+    def append(self, chunks: Sequence[str]) -> None:
+        """Add text chunks to an open-ended stream (text that arrives while audio plays)."""
+        if self._ended:
+            raise RuntimeError("stream already ended")
+        self._chunks.extend(chunks)
+        self._more.set()
+
+    def end(self) -> None:
+        """Declare that no more chunks will come."""
+        self._ended = True
+        self._more.set()
 
     def _estimate(self, text: str) -> float:
         return len(text) / (CHARS_PER_SECOND * self._params.speed)
@@ -78,7 +101,13 @@ class SpeechStream:
     async def segments(self) -> AsyncGenerator[tuple[int, AudioSegment], None]:
         """Yield `(index, audio)` for each chunk in order; closing the iterator cancels the rest."""
         try:
-            while self._delivered < len(self._chunks) and not self._closed:
+            while not self._closed:
+                if self._delivered == len(self._chunks):
+                    if self._ended:
+                        break
+                    self._more.clear()
+                    await self._more.wait()
+                    continue
                 self._fill()
                 audio = await asyncio.wrap_future(self._items[self._delivered].future)
                 if self._first_audio_at is None:
@@ -91,7 +120,14 @@ class SpeechStream:
             self.cancel()
 
     def cancel(self) -> None:
-        """Drop every chunk not yet synthesized."""
+        """Drop every chunk not yet synthesized and give back the stream's admission slot."""
         self._closed = True
         for item in self._items[self._delivered :]:
             item.future.cancel()
+        if self._on_finish is not None:
+            self._on_finish()
+            self._on_finish = None
+
+    def remaining_chars(self) -> int:
+        """Characters not yet delivered as audio."""
+        return sum(len(t) for t in self._chunks[self._delivered :])

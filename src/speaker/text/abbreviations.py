@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from speaker.text.patterns import ends_sentence, next_word
+from speaker.text.patterns import ends_sentence, next_word, words_of
 from speaker.text.words import spell
 
 
@@ -98,7 +98,7 @@ _DOTTED_WORDS = {
 _DOTTED = re.compile(r"(?<![\w.])(?P<abbr>Ph\.D\.|et al\.|(?:[A-Za-z]\.){2,6})(?![\w])")
 _INITIAL = re.compile(r"(?<![\w.])(?P<letter>[A-Z])\.(?= [A-Z])")
 _PREVIOUS_TOKEN = re.compile(r"\S{1,40}$")
-_SENTENCE_END = ".!?…\"”’)"
+_SENTENCE_END = '.!?…"”’)'
 
 
 def _previous_token(text: str, start: int) -> tuple[str, bool]:
@@ -109,8 +109,10 @@ def _previous_token(text: str, start: int) -> tuple[str, bool]:
     if match is None:
         return "", True
     begin = match.start()
-    initial = begin == 0 or text[begin - 1] == "\n" or (
-        begin >= 2 and text[begin - 1] == " " and text[begin - 2] in _SENTENCE_END
+    initial = (
+        begin == 0
+        or text[begin - 1] == "\n"
+        or (begin >= 2 and text[begin - 1] == " " and text[begin - 2] in _SENTENCE_END)
     )
     return match.group(), initial
 
@@ -191,28 +193,28 @@ def expand_abbreviations(text: str) -> str:
 # --- acronyms ---------------------------------------------------------------------------------
 # Acronyms said as words; any other all-caps token is judged by _pronounceable.
 _WORD_ACRONYMS = frozenset(
-    (
+    words_of(
         "NASA NATO UNESCO UNICEF SCUBA LASER RADAR SONAR AIDS OPEC FIFA UEFA NAFTA PIN RAM ROM "
         "GIF JPEG CAPTCHA COVID NIMBY YOLO FOMO SWAT IKEA LEGO ASCII POTUS SCOTUS FLOTUS FEMA "
         "OSHA DARPA INTERPOL CERN NASDAQ SARS MERS TOEFL ZIP TASER JSON GUI SIM LAN WAN DOS RAID "
         "MIDI TED ISIS NORAD LIDAR AWOL DEFCON WYSIWYG NVIDIA UNIX LINUX WIFI ESPN ASAP GIFs"
-    ).split()
+    )
 )
 # Short words people write in capitals for emphasis ("I am SO happy"): read as words.
 _EMPHASIS_WORDS = frozenset(
-    (
+    words_of(
         "A I SO NO NOT YES ALL AND BUT THE ARE WAS WERE HAS HAD CAN DID GET GOT HIM HER HIS SHE "
         "HE WE ME MY OF ON TO DO GO BE BY AN AS IF UP OH OUT OFF NEW OLD TOP WIN FUN LOT OUR "
         "ONE TWO TEN SIX WHY HOW WOW YAY YEP TOO NOW WAY YOU BIG BAD SAD MAD HOT FOR ANY MUST"
-    ).split()
+    )
 )
 # Real words that are also common acronyms: words only when the whole phrase is in capitals.
-_AMBIGUOUS_WORDS = frozenset("IT US WHO AM IS IN OR AT HI ME OK".split())
+_AMBIGUOUS_WORDS = frozenset(words_of("IT US WHO AM IS IN OR AT HI ME OK"))
 _ONSETS = frozenset(
-    (
+    words_of(
         "BL BR CH CL CR DR DW FL FR GH GL GN GR KN KR PH PL PR PS QU SC SCH SCR SH SHR SK SL SM "
         "SN SP SPL SPR SQU ST STR SW TH THR TR TW WH WR"
-    ).split()
+    )
 )
 _VOWELS = frozenset("AEIOUY")
 _ACRONYM = re.compile(r"(?<![\w'’])(?P<w>[A-Z]{2,}+)(?P<s>s|['’]s)?(?![\w'’])")
@@ -236,7 +238,14 @@ def _pronounceable(word: str) -> bool:
                 onset += char
         if vowels > 2 or consonants > 3:
             return False
-    return onset_done and (len(onset) < 2 or onset in _ONSETS)
+    coda = word[len(word) - consonants :] if consonants else ""
+    return onset_done and (len(onset) < 2 or onset in _ONSETS) and _valid_coda(coda)
+
+
+def _valid_coda(coda: str) -> bool:
+    # Three-consonant endings need a liquid or nasal first ("WORLD", "HINTS") or an "H"
+    # ("MATCH", "NIGHT"); "ISBN" fails and is spelled.
+    return len(coda) < 3 or coda[0] in "LRNM" or "H" in coda
 
 
 def _is_cvc(word: str) -> bool:

@@ -34,28 +34,32 @@ _FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 
 _AUTOLINK = re.compile(r"<((?:https?|ftp)://[^<>\s]{1,2000}|[^<>@\s]{1,64}@[^<>@\s]{1,255})>")
 _TAG = re.compile(r"</?[A-Za-z][^<>]{0,1000}>|<![A-Za-z][^<>]{0,1000}>")
-_BLOCK_TAG = re.compile(r"(?i)</?(?:p|div|br|li|ul|ol|h[1-6]|tr|table|blockquote|pre)\b[^<>]{0,1000}>")
+_BLOCK_TAG = re.compile(
+    r"(?i)</?(?:p|div|br|li|ul|ol|h[1-6]|tr|table|blockquote|pre)\b[^<>]{0,1000}>"
+)
 _IMAGE_OR_LINK = re.compile(r"!?\[([^\[\]\n]{0,500})\](?:\([^()\n]{0,2000}\)|\[[^\[\]\n]{0,200}\])")
 _FENCE = re.compile(r"(?m)^[ \t]*(?:```|~~~)[^\n]*$")
 _HEADING = re.compile(r"(?m)^[ \t]{0,3}#{1,6}(?:[ \t]+|$)")
-_HEADING_TAIL = re.compile(r"(?m)[ \t]+#{1,6}[ \t]*$")
+_HEADING_TAIL = re.compile(r"(?m)(?<![ \t])[ \t]++#{1,6}[ \t]*$")
 _RULE = re.compile(r"(?m)^[ \t]*(?:[-*_=][ \t]*){3,}$")
 _QUOTE = re.compile(r"(?m)^[ \t]*(?:>[ \t]?)+")
 _BULLET = re.compile(r"(?m)^[ \t]*(?:[-*+•‣◦·]|[0-9]{1,3}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?")
-_TABLE_RULE = re.compile(r"(?m)^[ \t]*\|?(?:[ \t]*:?-+:?[ \t]*\|)+(?:[ \t]*:?-+:?[ \t]*)?$")
+_TABLE_RULE = re.compile(r"(?m)^[ \t]*+\|?(?:[ \t]*+:?-++:?[ \t]*+\|)++(?:[ \t]*+:?-++:?[ \t]*+)?$")
 # Emphasis markers: "*" and "_" touching a word on one side only; "5 * 3" keeps its star.
 _EMPHASIS = re.compile(
     r"(?<![\w*])[*_]++(?=[^\s*_])|(?<=[^\s*_])[*_]++(?![\w*])|\*\*++|~~|`+|(?<!\w)_++|_++(?!\w)"
 )
+# A star next to a number is multiplication ("5 * 3"); any other leftover star is markup.
 _LONE_STAR = re.compile(r"(?<![0-9] )(?<![0-9])\*(?![ ]?[0-9])")
-_INNER_UNDERSCORE = re.compile(r"_+")
-_PIPES = re.compile(r"[ \t]*\|[ \t]*")
+_PIPES = re.compile(r"(?<![ \t])[ \t]*+\|[ \t]*")
 _SPACES = re.compile(r"[^\S\n]+")
 _SPACE_BEFORE_PUNCT = re.compile(r" (?=[,.;:!?)\]}])")
 _SPACE_AFTER_OPEN = re.compile(r"(?<=[(\[{]) ")
 _REPEATED_COMMAS = re.compile(r",(?:[ ]?,)++")
 _DOTS = re.compile(r"\.{4,}")
 _BANGS = re.compile(r"([!?])[!?]++")
+# Long runs of one symbol ("$$$$", "<<<<", "####") are decoration, never read symbol by symbol.
+_SYMBOL_RUN = re.compile(r"([^\w\s.])\1{3,}+")
 _LEADING_PUNCT = re.compile(r"^[\s,;:]+")
 _CLOSERS = "\"'”’)]}»"
 _TERMINALS = ".!?…"
@@ -63,7 +67,7 @@ _TERMINALS = ".!?…"
 # starts with a lower-case letter; control characters are gone by the time it is inserted.
 _HARD = "\x01"
 _TABLE_ROW = re.compile(r"(?m)^[ \t]*\|")
-_TABLE_ROW_END = re.compile(r"(?m)[ \t]*\|[ \t]*$")
+_TABLE_ROW_END = re.compile(r"(?m)(?<![ \t])[ \t]*+\|[ \t]*$")
 
 
 def _strip_comments(text: str) -> str:
@@ -99,7 +103,6 @@ def strip_markup(text: str) -> str:
     text = _TABLE_ROW_END.sub("", text)
     text = _EMPHASIS.sub("", text)
     text = _LONE_STAR.sub(" ", text)
-    text = _INNER_UNDERSCORE.sub(" ", text)
     return _PIPES.sub(", ", text)
 
 
@@ -119,6 +122,7 @@ def _tidy_line(line: str) -> str:
     line = _REPEATED_COMMAS.sub(",", line)
     line = _DOTS.sub("...", line)
     line = _BANGS.sub(r"\1", line)
+    line = _SYMBOL_RUN.sub(r"\1", line)
     return _LEADING_PUNCT.sub("", line).strip()
 
 

@@ -21,7 +21,8 @@ _MONTH_DAY = re.compile(
     r"(?:,? (?P<y>[0-9]{4})(?![\w:]|[.,][0-9]))?"
 )
 _DAY_MONTH = re.compile(
-    rf"(?<![\w.,])(?P<d>[0-9]{{1,2}})(?:st|nd|rd|th)? (?P<of>of )?(?P<mon>{MONTH})\b\.?"
+    rf"(?<![\w.,])(?P<d>[0-9]{{1,2}})(?:st|nd|rd|th)? (?P<of>of )?(?P<mon>{MONTH})\b"
+    r"(?:\.(?=,? [0-9]{4}))?"
     r"(?:,? (?P<y>[0-9]{4})(?![\w:]|[.,][0-9]))?"
 )
 _MONTH_YEAR = re.compile(rf"\b(?P<mon>{MONTH})\.?,? (?P<y>[0-9]{{4}})(?![\w:]|[.,][0-9])")

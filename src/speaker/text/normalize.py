@@ -42,6 +42,9 @@ _ENGLISH_PASSES = (
 )
 # Plain integers only: decimal and grouping separators differ per language, and espeak already
 # reads those correctly for its own voices.
+# num2words takes up to ~0.5 ms per number in some languages; past this many numbers the rest
+# are left to espeak, which reads digits in its own voices, so hostile input stays fast.
+_MAX_NUM2WORDS_CALLS = 1000
 _PLAIN_INTEGER = re.compile(r"(?<![0-9.,])[0-9]{1,15}(?![0-9]|[.,][0-9])")
 
 
@@ -71,8 +74,12 @@ def _other_language(text: str, language: str) -> str:
     lang = _num2words_language(language)
     if lang is None:
         return text
+    budget = [_MAX_NUM2WORDS_CALLS]
 
     def spell(match: re.Match[str]) -> str:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return match.group()
         try:
             return _spell_integer(int(match.group()), lang)
         except (NotImplementedError, OverflowError, ValueError, TypeError, KeyError, IndexError):
@@ -89,5 +96,6 @@ def normalize_text(text: str, *, language: str = "en") -> str:
         for expand in _ENGLISH_PASSES:
             text = expand(text)
     else:
-        text = _other_language(text, code)
+        # snake_case words: espeak would say "underscore" in the voice's language.
+        text = _other_language(text.replace("_", " "), code)
     return tidy_lines(text)

@@ -130,7 +130,9 @@ def _money_sign_last(match: re.Match[str]) -> str:
 
 
 def _money_code(match: re.Match[str]) -> str:
-    return spaced(match, _amount(match.group("num"), _CODES[match.group("code")], _magnitude(match)))
+    return spaced(
+        match, _amount(match.group("num"), _CODES[match.group("code")], _magnitude(match))
+    )
 
 
 def _cents(match: re.Match[str]) -> str:
@@ -310,14 +312,14 @@ def _simple(match: re.Match[str]) -> str:
     if text in _SPECIAL_FRACTIONS:
         return _SPECIAL_FRACTIONS[text]
     numerator, denominator = int(match.group("n")), int(match.group("d"))
-    if 1 <= numerator <= 12 and 10 < denominator <= 31:
-        if denominator not in _FRACTION_DENOMINATORS:
-            return f"{MONTH_NAMES[numerator]} {ordinal(denominator)}"
+    is_date = 1 <= numerator <= 12 and 10 < denominator <= 31
+    if is_date and denominator not in _FRACTION_DENOMINATORS:
+        return f"{MONTH_NAMES[numerator]} {ordinal(denominator)}"
     return fraction(numerator, denominator)
 
 
 def expand_fractions(text: str) -> str:
-    """Read fractions: "1/2" -> "one half", "5 1/2" -> "five and a half", "¾" -> "three quarters"."""
+    """Read fractions: "1/2" -> "one half", "5 1/2" -> "five and a half", "¾"."""
     text = _VULGAR_RE.sub(_vulgar, text.replace("⁄", "/"))
     text = _MIXED.sub(_mixed, text)
     return _SIMPLE.sub(_simple, text)

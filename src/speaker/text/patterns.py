@@ -7,7 +7,12 @@ so a failed match costs O(1) per start position and each pass stays linear on ho
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+
+
+def words_of(text: str) -> list[str]:
+    """Split a whitespace-separated literal into a list (keeps long word tables compact)."""
+    return text.split()
+
 
 # A number as written: "1,234,567", "3.14", "42". Possessive digit runs keep failures cheap.
 NUMBER = r"(?:[0-9]{1,3}(?:,[0-9]{3})++(?![0-9])|[0-9]++)(?:\.[0-9]++)?"
@@ -41,9 +46,9 @@ MONTHS = {
     "Nov": 11,
     "Dec": 12,
 }
-MONTH_NAMES = (
+MONTH_NAMES = words_of(
     "_ January February March April May June July August September October November December"
-).split()
+)
 # Longest first so "Sept" wins over "Sep".
 MONTH = "(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + ")"
 DAYS = (
@@ -51,7 +56,6 @@ DAYS = (
     "Mon|Tues|Tue|Wed|Thurs|Thu|Fri|Sat|Sun)"
 )
 
-Replacer = Callable[[re.Match[str]], str]
 _CONTEXT = 40
 
 
@@ -67,15 +71,6 @@ def next_word(text: str, pos: int) -> str:
     if pos >= len(text) or text[pos] != " ":
         return ""
     match = re.match(r"[\w'’]{1,40}", text[pos + 1 : pos + 1 + _CONTEXT])
-    return match.group() if match else ""
-
-
-def prev_word(text: str, pos: int) -> str:
-    """The word ending before the single space just before ``pos`` ("" if there is none)."""
-    if pos < 1 or text[pos - 1] != " ":
-        return ""
-    window = text[max(0, pos - 1 - _CONTEXT) : pos - 1]
-    match = re.search(r"[\w'’.]{1,40}$", window)
     return match.group() if match else ""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from speaker.text.patterns import words_of
 from speaker.text.words import cardinal, ordinal
 
 _VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
@@ -14,7 +15,7 @@ _TITLES = "King|Queen|Pope|Emperor|Empress|Tsar|Czar|Tsarina|Kaiser|Pharaoh|Sult
 _TITLES += "|Duke|Duchess|Grand Duke|Saint"
 # Monarchs and popes; "Mary I love you" is why a bare "I" also needs a title or punctuation.
 _REGNAL = frozenset(
-    (
+    words_of(
         "Henry Edward Elizabeth George William Richard Charles James John Louis Philip Mary Anne "
         "Victoria Frederick Alexander Nicholas Peter Catherine Ivan Paul Benedict Pius Leo "
         "Gregory Innocent Clement Urban Boniface Francis Ferdinand Alfonso Carlos Felipe "
@@ -22,7 +23,7 @@ _REGNAL = frozenset(
         "Malcolm David Robert Ramesses Rameses Amenhotep Thutmose Tutankhamun Constantine "
         "Justinian Mehmed Suleiman Selim Murad Napoleon Rama Kamehameha Haakon Olav Harald "
         "Christian Frederik Margrethe Sancho Juan Leopold Albert Baudouin Willem Hirohito"
-    ).split()
+    )
 )
 _CARDINAL_KEYWORDS = {
     "War": "War",
@@ -109,7 +110,7 @@ def _after_name(match: re.Match[str]) -> str:
 
 
 def expand_roman(text: str) -> str:
-    """Read Roman numerals in context: "Henry VIII" -> "Henry the eighth", "World War II" -> "World War two"."""
+    """Read Roman numerals in context: "Henry VIII" -> "Henry the eighth", "War II" -> "War two"."""
     text = _REGNAL_RE.sub(_regnal, text)
     text = _KEYWORD_RE.sub(_keyword, text)
     return _AFTER_NAME_RE.sub(_after_name, text)

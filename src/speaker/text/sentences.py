@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import re
 
+from speaker.text.patterns import words_of
+
 # A run of terminal punctuation (plus closing quotes/brackets) followed by whitespace or the end,
 # or a bare line break. Possessive runs keep "......" or "a.a.a." linear.
 _BOUNDARY = re.compile(
-    r"(?P<end>[.!?…]++[\"'”’)\]}»]*+)(?P<space>\s++|$)|(?P<newline>[^\S\n]*+\n\s*+)"
+    r"(?P<end>[.!?…]++[\"'”’)\]}»]*+)(?P<space>\s++|$)|(?<![^\S\n])(?P<newline>[^\S\n]*+\n\s*+)"
 )
 _TOKEN_BEFORE = re.compile(r"\S{1,40}$")
 _NEVER_SPLIT_AFTER = frozenset(
-    (
+    words_of(
         "mr mrs ms dr prof st mt ft gen capt sen rep gov rev sgt lt col hon pres vs approx cf "
         "e.g i.e viz fig figs vol ch apt ste"
-    ).split()
+    )
 )
 # Only abbreviations before a number: "No. 5", "p. 12", "Oct. 15".
 _BEFORE_NUMBER = frozenset(
-    "no nos p pp ca est ext jan feb mar apr jun jul aug sep sept oct nov dec".split()
+    words_of("no nos p pp ca est ext jan feb mar apr jun jul aug sep sept oct nov dec")
 )
 _OPENERS = "\"'“‘([{«"
 _DOTTED_CAPITALS = re.compile(r"(?:[A-Z]\.)+[A-Z]")

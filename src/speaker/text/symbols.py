@@ -9,7 +9,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, replacement in (
         (r"\b(?P<note>[A-G])#(?![\w#])", r"\g<note> sharp"),
         (r"#(?=[0-9])", "number "),
-        (r"#+(?=\w)", ""),
+        (r"(?<!#)#++(?=\w)", ""),
         (r" ?(?:->|→|⇒|=>) ?", " to "),
         (r" ?& ?", " and "),
         (r"(?<=[0-9]) ?[x×] ?(?=[0-9])", " by "),
@@ -31,7 +31,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r" ?%", " percent"),
         (r" ?°", " degrees"),
         (r"§ ?", "section "),
-        (r"\\", " "),
+        (r"[\\_]+", " "),
         (r"\band/or\b", "and or"),
         (r"\bw/o\b", "without"),
         (r"\bw/(?= )", "with"),

@@ -11,7 +11,7 @@ _TLDS = (
     "blog|site|online|cloud|ru|jp|cn|in|au|nl|es|it|ch|se|no"
 )
 _SPELLED_LABELS = {"io", "ai", "edu", "uk", "us", "ca", "de", "fr", "eu", "tv", "ly", "gg", "jp"}
-_SPELLED_LABELS |= {"cn", "au", "nl", "es", "ch", "se", "xyz", "www"}
+_SPELLED_LABELS |= {"cn", "au", "nl", "es", "ch", "se", "xyz"}
 _EMAIL = re.compile(
     r"(?<![\w.+-])(?P<user>[A-Za-z0-9._%+-]{1,64})@"
     r"(?P<domain>[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8})(?![\w-])"
@@ -31,7 +31,9 @@ _PHONE_NANP = re.compile(
     r"(?<![\w+])(?:(?P<cc>\+?1)[ .-]?)?(?:\((?P<a1>[0-9]{3})\) ?|(?P<a2>[0-9]{3})[ .-])"
     r"(?P<b>[0-9]{3})[ .-](?P<c>[0-9]{4})(?![\w])"
 )
-_PHONE_INTL = re.compile(r"(?<![\w+])\+(?P<cc>[0-9]{1,3})(?P<rest>(?:[ .-][0-9]{1,4}){2,6})(?![\w])")
+_PHONE_INTL = re.compile(
+    r"(?<![\w+])\+(?P<cc>[0-9]{1,3})(?P<rest>(?:[ .-][0-9]{1,4}){2,6})(?![\w])"
+)
 _PHONE_E164 = re.compile(r"(?<![\w+])\+(?P<num>[0-9]{8,15})(?![\w])")
 _PHONE_GROUP = re.compile(r"[0-9]+")
 
@@ -83,7 +85,7 @@ def _read_e164(match: re.Match[str]) -> str:
 
 
 def expand_web(text: str) -> str:
-    """Read e-mail addresses and URLs: "jane.doe@example.org" -> "jane dot doe at example dot org"."""
+    """Read e-mail addresses and URLs: "a.b@x.org" -> "a dot b at x dot org"."""
     text = _EMAIL.sub(_read_email, text)
     return _URL.sub(_read_url, text)
 

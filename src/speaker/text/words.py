@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-_ONES = (
+from speaker.text.patterns import words_of
+
+_ONES = words_of(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen"
-).split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_SCALES = (
+)
+_TENS = words_of("_ _ twenty thirty forty fifty sixty seventy eighty ninety")
+_SCALES = words_of(
     "_ thousand million billion trillion quadrillion quintillion sextillion septillion "
     "octillion nonillion decillion"
-).split()
+)
 _IRREGULAR_ORDINALS = {
     "one": "first",
     "two": "second",
@@ -63,7 +65,7 @@ def digits(text: str) -> str:
 
 
 def integer(text: str) -> str:
-    """Read a digit string as a cardinal, or digit by digit when it has a leading zero or is huge."""
+    """Read digits as a cardinal, or one by one when they have a leading zero or are huge."""
     text = text.replace(",", "")
     if not text.isdigit() or not text.isascii():
         return text
@@ -111,7 +113,7 @@ def plural(words: str) -> str:
 
 
 def year(n: int) -> str:
-    """Read a year: 1999 -> "nineteen ninety-nine", 2005 -> "two thousand five", 1905 -> "nineteen oh five"."""
+    """Read a year: 1999 -> "nineteen ninety-nine", 2005 -> "two thousand five"."""
     if not 1010 <= n <= 9999 or 2000 <= n <= 2009:
         return cardinal(n)
     century, rest = divmod(n, 100)

@@ -28,7 +28,7 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
     """200 once the engines are loaded, 503 before (or if loading failed)."""
     if runtime.ready:
         return JSONResponse({"status": "ready"})
-    state = "failed" if runtime.load_error else "loading"
+    state = "draining" if runtime.draining else "failed" if runtime.load_error else "loading"
     return JSONResponse({"status": state}, status_code=503, headers={"Retry-After": "2"})
 
 
@@ -55,7 +55,7 @@ async def status(runtime: RuntimeDep) -> dict[str, Any]:
     ]
     voices = [v.id for v in runtime.catalog.voices()] if runtime.ready else []
     return {
-        "status": "ready" if runtime.ready else "loading",
+        "status": "ready" if runtime.ready else "draining" if runtime.draining else "loading",
         "version": runtime.version,
         "uptime_seconds": round(time.time() - runtime.created_at, 3),
         "ready_seconds": runtime.ready_seconds,
@@ -64,6 +64,8 @@ async def status(runtime: RuntimeDep) -> dict[str, Any]:
         "engines": engines,
         "voices": voices,
         "queue": {
+            "active_streams": runtime.scheduler.admission.active,
+            "realtime_capacity": round(runtime.scheduler.realtime_capacity(), 2),
             "workers": stats.workers,
             "busy": stats.busy,
             "queued": stats.queued,

@@ -9,7 +9,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from speaker.api.deps import ReadyRuntime
+from speaker.api.deps import ClientId, ReadyRuntime
 from speaker.api.protocol import ErrorResponse, SpeechRequest
 from speaker.audio.formats import AudioFormat, content_type
 from speaker.service import EncodedChunk, PreparedSpeech, SpeechService
@@ -78,10 +78,12 @@ async def _sse_events(
     response_class=StreamingResponse,
     responses=_AUDIO_RESPONSES,
 )
-async def create_speech(body: SpeechRequest, runtime: ReadyRuntime) -> StreamingResponse:
+async def create_speech(
+    body: SpeechRequest, runtime: ReadyRuntime, client: ClientId
+) -> StreamingResponse:
     """Speak `input`; audio starts as soon as the first sentence is synthesized."""
     service = runtime.service
-    speech = await service.prepare(body.to_order())
+    speech = await service.prepare(body.to_order(client))
     chunks = service.stream(speech)
     # Waiting for the first chunk before answering lets engine failures still become a proper
     # error status; the listener loses nothing, since no audio exists before it anyway.

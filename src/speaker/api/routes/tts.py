@@ -1,0 +1,200 @@
+"""Speaker's own HTTP streaming routes: chunked SSE (`/v1/tts/stream`) and long-form (`/long`).
+
+`POST /v1/tts/stream` answers `text/event-stream` with one `event: chunk` per text chunk, whose
+data is `{"index", "text", "duration", "audio" (base64), "format"}`, then `event: done` with
+`{"chunks", "audio_seconds", "characters", "usage"}`. The chunks' audio bytes, concatenated,
+make one valid file. A failure once events have started ends the stream with `event: error`,
+whose data is the usual `{"error": {...}}` body; failures before that are plain JSON errors.
+
+`POST /v1/tts/long` takes up to `SPEAKER_MAX_LONG_INPUT_CHARS` characters and streams one
+audio file, like `/v1/audio/speech`, chunk by chunk as the engine produces it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from speaker.api.deps import ReadyRuntime
+from speaker.api.errors import error_body
+from speaker.api.protocol import ErrorResponse
+from speaker.api.protocol_tts import ChunkEvent, DoneEvent, LongRequest, StreamRequest, Usage
+from speaker.audio.formats import OUTPUT_SAMPLE_RATE, AudioFormat, content_type
+from speaker.config import Settings
+from speaker.errors import InvalidRequestError, SpeakerError
+from speaker.runtime import Runtime
+from speaker.service import EncodedChunk, PreparedSpeech, SpeechService
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1/tts", tags=["speaker"])
+
+DEFAULT_MAX_LONG_INPUT_CHARS = 100_000
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+    413: {"model": ErrorResponse},
+    503: {"model": ErrorResponse},
+}
+
+
+def _service(runtime: Runtime, **limits: int) -> SpeechService:
+    """The runtime's service, or a twin on the same engines and workers with other text limits."""
+    settings = runtime.settings
+    if all(getattr(settings, name) == value for name, value in limits.items()):
+        return runtime.service
+    # `prepare` reads its input and chunk limits from settings alone; until it takes them per
+    # call, a twin sharing the engines, voices and scheduler carries this request's limits.
+    return SpeechService(
+        settings.model_copy(update=limits), runtime.engines, runtime.catalog, runtime.scheduler
+    )
+
+
+def _chunk_budgets(body: StreamRequest, settings: Settings) -> dict[str, int]:
+    """The request's chunk budgets, with a budget it leaves out yielding to the one it gives."""
+    first = body.first_chunk_chars or settings.first_chunk_chars
+    most = body.max_chunk_chars or max(settings.max_chunk_chars, first)
+    return {"first_chunk_chars": min(first, most), "max_chunk_chars": most}
+
+
+def _headers(speech: PreparedSpeech) -> dict[str, str]:
+    return {
+        "x-speaker-engine": speech.engine,
+        "x-speaker-voice": speech.voice.id,
+        "x-speaker-sample-rate": str(OUTPUT_SAMPLE_RATE),
+        "cache-control": "no-store",
+    }
+
+
+def _sse(event: str, data: BaseModel | dict[str, object]) -> bytes:
+    payload = (
+        data.model_dump_json()
+        if isinstance(data, BaseModel)
+        else json.dumps(data, separators=(",", ":"))
+    )
+    return f"event: {event}\ndata: {payload}\n\n".encode()
+
+
+async def _events(
+    speech: PreparedSpeech, first: EncodedChunk, rest: AsyncGenerator[EncodedChunk, None]
+) -> AsyncIterator[bytes]:
+    count = 0
+    seconds = 0.0
+    try:
+        chunk: EncodedChunk | None = first
+        while chunk is not None:
+            count += 1
+            seconds += chunk.audio_seconds
+            yield _sse(
+                "chunk",
+                ChunkEvent(
+                    index=chunk.index,
+                    text=chunk.text,
+                    duration=chunk.audio_seconds,
+                    audio=base64.b64encode(chunk.data).decode(),
+                    format=speech.fmt,
+                ),
+            )
+            chunk = await anext(rest, None)
+        usage = SpeechService.usage(speech, seconds)
+        yield _sse(
+            "done",
+            DoneEvent(
+                chunks=count,
+                audio_seconds=seconds,
+                characters=speech.input_chars,
+                usage=Usage(
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                    total_tokens=usage.total_tokens,
+                ),
+            ),
+        )
+    # The status line is long gone, so a failure can only be told in the stream itself.
+    except SpeakerError as exc:
+        log.warning("stream failed after %d chunks: %s: %s", count, exc.code, exc.message)
+        yield _sse("error", exc.to_dict())
+    except Exception:
+        log.exception("stream failed after %d chunks", count)
+        yield _sse(
+            "error",
+            error_body("internal server error", code="internal_error", error_type="server_error"),
+        )
+    finally:
+        await rest.aclose()
+
+
+async def _audio(
+    first: EncodedChunk, rest: AsyncGenerator[EncodedChunk, None]
+) -> AsyncIterator[bytes]:
+    try:
+        chunk: EncodedChunk | None = first
+        while chunk is not None:
+            if chunk.data:
+                yield chunk.data
+            chunk = await anext(rest, None)
+    finally:
+        await rest.aclose()
+
+
+@router.post(
+    "/stream",
+    summary="Stream speech as server-sent events, one event per text chunk",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "`chunk` events, then `done` (or `error` if synthesis fails).",
+            "content": {"text/event-stream": {}},
+        },
+        **_ERRORS,
+    },
+)
+async def stream_speech(body: StreamRequest, runtime: ReadyRuntime) -> StreamingResponse:
+    """Speak `input` as SSE: each chunk's text, duration and base64 audio as soon as it exists."""
+    service = _service(runtime, **_chunk_budgets(body, runtime.settings))
+    speech = await service.prepare(body.to_order())
+    chunks = service.stream(speech)
+    # Awaiting the first chunk lets an engine failure still become an error status.
+    first = await anext(chunks)
+    return StreamingResponse(
+        _events(speech, first, chunks), media_type="text/event-stream", headers=_headers(speech)
+    )
+
+
+@router.post(
+    "/long",
+    summary="Speak long-form text as one streamed audio file",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "One audio file, streamed as it is synthesized.",
+            "content": {content_type(f): {} for f in AudioFormat},
+        },
+        **_ERRORS,
+    },
+)
+async def long_speech(body: LongRequest, runtime: ReadyRuntime) -> StreamingResponse:
+    """Speak up to SPEAKER_MAX_LONG_INPUT_CHARS characters, audio flowing as it is made."""
+    limit: int = getattr(runtime.settings, "max_long_input_chars", DEFAULT_MAX_LONG_INPUT_CHARS)
+    if len(body.input) > limit:
+        raise InvalidRequestError(
+            f"input is {len(body.input)} characters; the limit of /v1/tts/long is {limit}",
+            code="input_too_long",
+            param="input",
+            suggestion="split the text into several requests, or raise "
+            "SPEAKER_MAX_LONG_INPUT_CHARS",
+        )
+    service = _service(runtime, max_input_chars=limit)
+    speech = await service.prepare(body.to_order())
+    chunks = service.stream(speech)
+    first = await anext(chunks)
+    return StreamingResponse(
+        _audio(first, chunks), media_type=content_type(speech.fmt), headers=_headers(speech)
+    )

@@ -1,0 +1,70 @@
+"""The speech service in-process: fixed and live (incrementally fed) speech."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from speaker.audio.formats import AudioFormat
+from speaker.runtime import Runtime
+from speaker.service import EncodedChunk, SpeechOrder
+from tests.helpers import decode, voiced_seconds
+
+TEXT = "Text arrives in pieces, the way a language model writes it. Audio starts early. Done."
+
+
+def test_live_speech_matches_whole_text(runtime: Runtime) -> None:
+    async def run() -> tuple[list[EncodedChunk], bytes]:
+        order = SpeechOrder(text="", model="tts-1", voice="alloy", fmt=AudioFormat.PCM)
+        live = runtime.service.live(order)
+        received: list[EncodedChunk] = []
+
+        async def consume() -> None:
+            async for chunk in live.chunks():
+                received.append(chunk)
+
+        task = asyncio.create_task(consume())
+        for i in range(0, len(TEXT), 4):
+            live.feed(TEXT[i : i + 4])
+            await asyncio.sleep(0.01)
+        # Complete sentences are synthesized before the text is closed.
+        for _ in range(500):
+            if received:
+                break
+            await asyncio.sleep(0.01)
+        assert received
+        live.close()
+        await task
+        whole = await runtime.service.synthesize(
+            SpeechOrder(text=TEXT, model="tts-1", voice="alloy", fmt=AudioFormat.PCM)
+        )
+        return received, whole
+
+    received, whole = asyncio.run(run())
+    assert received[-1].last
+    assert [c.text for c in received[:-1]] == [
+        "Text arrives in pieces, the way a language model writes it.",
+        "Audio starts early.",
+        "Done.",
+    ]
+    live_audio = decode(b"".join(c.data for c in received), "pcm")
+    whole_audio = decode(whole, "pcm")
+    live_voiced = voiced_seconds(live_audio.samples, 24000)
+    assert live_voiced == pytest.approx(voiced_seconds(whole_audio.samples, 24000), rel=0.25)
+
+
+def test_live_speech_cancel_stops_without_more_audio(runtime: Runtime) -> None:
+    async def run() -> list[EncodedChunk]:
+        order = SpeechOrder(text="", model="tts-1", voice="alloy", fmt=AudioFormat.MP3)
+        live = runtime.service.live(order)
+        live.feed("One sentence here. Another sentence there. And a third one. ")
+        chunks = live.chunks()
+        first = await anext(chunks)
+        live.cancel()
+        rest = [c async for c in chunks]
+        return [first, *rest]
+
+    received = asyncio.run(run())
+    assert received[0].index == 0
+    assert len(received) <= 3

@@ -1,0 +1,132 @@
+"""Streaming chunker: short first chunk, growing budgets, no lost or broken words."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import pytest
+
+from speaker.text import TextChunk, chunk_text
+
+_WORDS = [
+    "Dr.",
+    "Smith",
+    "said",
+    "hello.",
+    "Yes!",
+    "no?",
+    "3.14",
+    "alpha,",
+    "beta;",
+    "gamma:",
+    "—",
+    "-",
+    "e.g.",
+    "U.S.",
+    "J.",
+    "wait...",
+    "ok",
+    "\n",
+    "\n\n",
+    "lorem",
+    "ipsum,",
+    "word",
+    "supercalifragilistic",
+    "x" * 30,
+]
+
+
+def _random_text(rng: random.Random) -> str:
+    return " ".join(rng.choice(_WORDS) for _ in range(rng.randint(0, 300)))
+
+
+def test_first_chunk_is_the_first_sentence() -> None:
+    chunks = chunk_text("Hello there. This is the second sentence. And a third.")
+    assert chunks[0] == TextChunk(0, "Hello there.")
+    assert chunks[1] == TextChunk(1, "This is the second sentence. And a third.")
+
+
+def test_long_first_sentence_is_cut_at_a_clause_boundary() -> None:
+    text = (
+        "When the storm finally passed over the valley, the villagers came out of their houses "
+        "and looked at the damage."
+    )
+    chunks = chunk_text(text, first_chunk_chars=80)
+    assert chunks[0].text == "When the storm finally passed over the valley,"
+    assert chunks[1].text == "the villagers came out of their houses and looked at the damage."
+
+
+def test_long_first_sentence_without_punctuation_is_cut_at_a_space() -> None:
+    text = "one two three four five six seven eight nine ten eleven twelve"
+    chunks = chunk_text(text, first_chunk_chars=20, max_chunk_chars=100)
+    assert chunks[0].text == "one two three four"
+    assert len(chunks[0].text) <= 20
+
+
+def test_budgets_double_up_to_the_maximum() -> None:
+    sentence = "This sentence has exactly forty-two chars."
+    assert len(sentence) == 42
+    chunks = chunk_text(" ".join([sentence] * 40), first_chunk_chars=50, max_chunk_chars=400)
+    sizes = [len(chunk.text.split(". ")) for chunk in chunks]
+    # budgets 100, 200, 400, 400…: 2, 4, 9, 9 sentences of 42 chars (+1 space each)
+    assert sizes[:5] == [1, 2, 4, 9, 9]
+    assert all(len(chunk.text) <= 400 for chunk in chunks)
+
+
+def test_sentence_longer_than_max_is_split_without_breaking_words() -> None:
+    text = "word, " * 100 + "end."
+    chunks = chunk_text(text, first_chunk_chars=30, max_chunk_chars=60)
+    assert all(len(chunk.text) <= 60 for chunk in chunks)
+    assert all(piece == "word," or piece == "end." for c in chunks for piece in c.text.split())
+
+
+def test_single_word_longer_than_max_is_hard_split() -> None:
+    text = "y" * 1000
+    chunks = chunk_text(text, first_chunk_chars=10, max_chunk_chars=100)
+    assert [len(chunk.text) for chunk in chunks] == [100] * 10
+    assert "".join(chunk.text for chunk in chunks) == text
+
+
+def test_first_word_longer_than_first_budget_stays_whole() -> None:
+    chunks = chunk_text("Incomprehensibilities abound here.", first_chunk_chars=10)
+    assert chunks[0].text == "Incomprehensibilities"
+
+
+def test_indices_are_consecutive_and_chunks_frozen() -> None:
+    chunks = chunk_text("A. B. C. D. " * 50, first_chunk_chars=5, max_chunk_chars=20)
+    assert [chunk.index for chunk in chunks] == list(range(len(chunks)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        chunks[0].text = "changed"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\n\t"])
+def test_empty_input_gives_no_chunks(text: str) -> None:
+    assert chunk_text(text) == []
+
+
+@pytest.mark.parametrize(("first", "maximum"), [(0, 10), (50, 10)])
+def test_invalid_budgets_are_rejected(first: int, maximum: int) -> None:
+    with pytest.raises(ValueError, match="first_chunk_chars"):
+        chunk_text("Hello.", first_chunk_chars=first, max_chunk_chars=maximum)
+
+
+def test_chunks_give_back_every_word_in_order() -> None:
+    rng = random.Random(2024)
+    for _ in range(2000):
+        text = _random_text(rng)
+        first = rng.randint(1, 120)
+        maximum = rng.randint(max(first, 31), 400)
+        chunks = chunk_text(text, first_chunk_chars=first, max_chunk_chars=maximum)
+        assert " ".join(chunk.text for chunk in chunks).split() == text.split()
+        assert all(chunk.text and len(chunk.text) <= maximum for chunk in chunks)
+        assert all(chunk.text == chunk.text.strip() for chunk in chunks)
+
+
+def test_first_chunk_respects_its_budget_when_words_allow() -> None:
+    rng = random.Random(99)
+    for _ in range(500):
+        text = _random_text(rng)
+        chunks = chunk_text(text, first_chunk_chars=40, max_chunk_chars=200)
+        if chunks and " " in chunks[0].text:
+            assert len(chunks[0].text) <= 40
