@@ -37,6 +37,8 @@ class SpeechOrder:
     instructions: str | None = None
     normalize: bool | None = None
     client: str = "local"
+    first_chunk_chars: int | None = None
+    max_chunk_chars: int | None = None
 
 
 @dataclass(frozen=True)
@@ -93,31 +95,52 @@ class SpeechService:
         self._catalog = catalog
         self._scheduler = scheduler
 
-    def _check_text(self, text: str) -> None:
-        limit = self._settings.max_input_chars
+    def _check_text(self, text: str, limit: int, variable: str) -> None:
         if len(text) > limit:
             raise InvalidRequestError(
                 f"input is {len(text)} characters; the limit is {limit}",
                 code="input_too_long",
                 param="input",
-                suggestion="split the text into several requests, or raise SPEAKER_MAX_INPUT_CHARS",
+                suggestion=f"split the text into several requests, or raise {variable}",
             )
         if not text.strip():
             raise InvalidRequestError(
                 "input is empty", code="empty_input", param="input", suggestion="send some text"
             )
 
+    @property
+    def first_chunk_chars(self) -> int:
+        """Configured budget of a stream's first chunk."""
+        return self._settings.first_chunk_chars
+
+    @property
+    def max_chunk_chars(self) -> int:
+        """Configured budget of later chunks."""
+        return self._settings.max_chunk_chars
+
     def resolve(self, order: SpeechOrder) -> tuple[str, VoiceInfo]:
         """The engine and voice an order names."""
         engine = resolve_model(order.model, self._engines, self._settings.default_engine)
         return engine, self._catalog.resolve(order.voice, engine, by_id=order.voice_by_id)
 
-    async def prepare(self, order: SpeechOrder) -> PreparedSpeech:
-        """Validate and resolve an order; every input error is raised here, before any audio."""
-        self._check_text(order.text)
+    async def prepare(self, order: SpeechOrder, *, long_form: bool = False) -> PreparedSpeech:
+        """Validate and resolve an order; every input error is raised here, before any audio.
+
+        Long-form orders may be up to SPEAKER_MAX_LONG_INPUT_CHARS instead of the speech limit.
+        """
+        if long_form:
+            self._check_text(
+                order.text, self._settings.max_long_input_chars, "SPEAKER_MAX_LONG_INPUT_CHARS"
+            )
+        else:
+            self._check_text(order.text, self._settings.max_input_chars, "SPEAKER_MAX_INPUT_CHARS")
         engine, voice = self.resolve(order)
         normalize = self._settings.normalize_text if order.normalize is None else order.normalize
-        chunks = await asyncio.to_thread(self.chunk, order.text, voice.language, normalize)
+        first = order.first_chunk_chars or self._settings.first_chunk_chars
+        most = order.max_chunk_chars or max(self._settings.max_chunk_chars, first)
+        chunks = await asyncio.to_thread(
+            self.chunk, order.text, voice.language, normalize, min(first, most), most
+        )
         if not chunks:
             raise InvalidRequestError(
                 "input has nothing speakable after removing markup and emoji",
@@ -139,15 +162,17 @@ class SpeechService:
         )
 
     def chunk(
-        self, text: str, language: str, normalize: bool, *, opening: bool = True
+        self,
+        text: str,
+        language: str,
+        normalize: bool,
+        first_chunk_chars: int,
+        max_chunk_chars: int,
     ) -> list[str]:
-        """Normalized text chunks; an opening chunk is kept short so audio starts early."""
+        """Normalized text chunks; the first is kept short so audio starts early."""
         spoken = normalize_text(text, language=language.split("_")[0]) if normalize else text
-        budget = self._settings.max_chunk_chars
         chunks = chunk_text(
-            spoken,
-            first_chunk_chars=self._settings.first_chunk_chars if opening else budget,
-            max_chunk_chars=budget,
+            spoken, first_chunk_chars=first_chunk_chars, max_chunk_chars=max_chunk_chars
         )
         return [c.text for c in chunks if c.text.strip()]
 
@@ -179,8 +204,10 @@ class SpeechService:
         try:
             async for index, audio in segments:
                 last = index == last_index
+                before = pipeline.seconds_out
                 data = await asyncio.to_thread(pipeline.feed, audio.samples, last=last)
-                yield EncodedChunk(index, speech.chunks[index], data, audio.duration, last)
+                seconds = pipeline.seconds_out - before
+                yield EncodedChunk(index, speech.chunks[index], data, seconds, last)
         finally:
             await segments.aclose()
             stream.cancel()
@@ -220,9 +247,10 @@ class LiveSpeech:
         text = " ".join(sentences).strip()
         if not text or self._stream.ended:
             return
-        chunks = self._service.chunk(
-            text, self.voice.language, self._normalize, opening=not self._texts
-        )
+        most = self._service.max_chunk_chars
+        # Only the session's very first chunk is kept short; later ones may be full size.
+        first = most if self._texts else min(self._service.first_chunk_chars, most)
+        chunks = self._service.chunk(text, self.voice.language, self._normalize, first, most)
         self._texts.extend(chunks)
         self._stream.append(chunks)
 
@@ -252,9 +280,14 @@ class LiveSpeech:
         segments = self._stream.segments()
         try:
             async for index, audio in segments:
+                before = self._pipeline.seconds_out
                 data = await asyncio.to_thread(self._pipeline.feed, audio.samples, last=False)
-                yield EncodedChunk(index, self._texts[index], data, audio.duration, False)
+                seconds = self._pipeline.seconds_out - before
+                yield EncodedChunk(index, self._texts[index], data, seconds, False)
+            before = self._pipeline.seconds_out
             tail = await asyncio.to_thread(self._pipeline.close)
-            yield EncodedChunk(len(self._texts), "", tail, 0.0, True)
+            yield EncodedChunk(
+                len(self._texts), "", tail, self._pipeline.seconds_out - before, True
+            )
         finally:
             await segments.aclose()

@@ -42,29 +42,27 @@ def _idle(runtime: Runtime, timeout: float = 10.0) -> None:
     raise AssertionError("scheduler did not go idle")
 
 
-def test_long_text_streams_one_mp3(server: LiveServer) -> None:
+def test_long_text_streams_one_file(server: LiveServer) -> None:
     text = _text(3000)
     pieces = 0
     data = b""
-    with httpx.stream(
-        "POST", f"{server.url}/v1/tts/long", json={"input": text, "voice": "alloy"}, timeout=60
-    ) as response:
+    # PCM keeps this test quick on small machines: MP3 encoding competes with the engines.
+    body = {"input": text, "voice": "alloy", "response_format": "pcm"}
+    with httpx.stream("POST", f"{server.url}/v1/tts/long", json=body, timeout=60) as response:
         assert response.status_code == 200, response.read()
-        assert response.headers["content-type"] == "audio/mpeg"
-        assert response.headers["x-speaker-voice"]
+        assert response.headers["content-type"] == "audio/pcm"
+        assert response.headers["x-speaker-voice"] == "en_US-joe-medium"
         for piece in response.iter_bytes():
             pieces += 1
             data += piece
     assert pieces > 1
-    decoded = decode(data, "mp3")
+    decoded = decode(data, "pcm")
     assert decoded.sample_rate == 24000
     expected = len(text) / 14
     assert 0.6 * expected < decoded.duration < 1.4 * expected
 
 
-def test_accepts_more_than_the_speech_limit(
-    server: LiveServer, runtime: Runtime
-) -> None:
+def test_accepts_more_than_the_speech_limit(server: LiveServer, runtime: Runtime) -> None:
     text = _text(runtime.settings.max_input_chars + 1000)
     speech = httpx.post(
         f"{server.url}/v1/audio/speech", json={"input": text, "voice": "alloy"}, timeout=30
@@ -72,13 +70,10 @@ def test_accepts_more_than_the_speech_limit(
     assert speech.status_code == 400
     # Only the start matters here; leaving early also stops the rest of the synthesis.
     with httpx.stream(
-        "POST",
-        f"{server.url}/v1/tts/long",
-        json={"input": text, "voice": "alloy", "response_format": "pcm"},
-        timeout=30,
+        "POST", f"{server.url}/v1/tts/long", json={"input": text, "voice": "alloy"}, timeout=30
     ) as response:
         assert response.status_code == 200
-        assert response.headers["content-type"] == "audio/pcm"
+        assert response.headers["content-type"] == "audio/mpeg"
         assert next(response.iter_bytes())
     _idle(runtime)
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from speaker.api.app import create_app
+from speaker.config import Settings
 from speaker.runtime import Runtime
 from tests.conftest import LiveServer
 from tests.helpers import decode
@@ -60,7 +65,8 @@ def _rest(ws: ClientConnection) -> tuple[list[bytes | str], dict[str, Any]]:
 
 
 def _closed_with(ws: ClientConnection, code: int) -> None:
-    with pytest.raises(ConnectionClosed):
+    """Read until the server closes, which it must do with `code`."""
+    with contextlib.suppress(ConnectionClosed):
         while True:
             ws.recv(timeout=5)
     assert ws.close_code == code
@@ -80,8 +86,11 @@ def test_audio_starts_while_text_still_arrives(server: LiveServer) -> None:
     with _open(server) as ws:
         _send(ws, type="start", voice="alloy")
         ready = _json(ws)
-        assert ready == {"type": "ready", "voice": ready["voice"], "sample_rate": 24000}| {
-            "format": "pcm"
+        assert ready == {
+            "type": "ready",
+            "voice": "en_US-joe-medium",
+            "sample_rate": 24000,
+            "format": "pcm",
         }
         # The sentence after the first one's full stop is what proves the first has ended.
         for token in _tokens(FIRST + "The "):
@@ -129,13 +138,13 @@ def test_flush_speaks_an_unfinished_sentence(server: LiveServer) -> None:
 
 def test_voice_path_and_text_without_start(server: LiveServer) -> None:
     with _open(server, "/v1/tts/ws/en_US-joe-medium") as ws:
-        _send(ws, type="text", text="Hi.")
+        _send(ws, type="text", text="Hello from the voice path.")
         ready = _json(ws)
         assert ready["voice"] == "en_US-joe-medium"
         assert ready["format"] == "pcm"
         _send(ws, type="close")
         frames, done = _rest(ws)
-    assert decode(b"".join(f for f in frames if isinstance(f, bytes)), "pcm").duration > 0.3
+    assert decode(b"".join(f for f in frames if isinstance(f, bytes)), "pcm").duration > 1.0
     assert done["chunks"] == 1
 
 
@@ -173,7 +182,7 @@ def test_bad_messages_are_errors_that_keep_the_session(server: LiveServer) -> No
         assert _json(ws)["error"]["code"] == "invalid_message"
         _send(ws, type="text", text="Still here.")
         _send(ws, type="close")
-        frames, done = _rest(ws)
+        _, done = _rest(ws)
     assert done["chunks"] == 1
 
 
@@ -185,7 +194,7 @@ def test_cancel_drops_pending_audio(server: LiveServer, runtime: Runtime) -> Non
         _send(ws, type="text", text=text)
         assert isinstance(ws.recv(timeout=10), bytes)
         _send(ws, type="cancel")
-        frames, done = _rest(ws)
+        _, done = _rest(ws)
     assert done["cancelled"] is True
     assert done["chunks"] < 10
     _idle(runtime)
@@ -195,7 +204,7 @@ def test_disconnect_stops_remaining_work(server: LiveServer, runtime: Runtime) -
     text = " ".join(
         f"Sentence number {i} keeps the engine busy for quite a while longer." for i in range(40)
     )
-    chunk_count = len(runtime.service.chunk(text, "en_US", True))
+    chunk_count = len(runtime.service.chunk(text, "en_US", True, 80, 400))
     assert chunk_count > 8
     _idle(runtime)
     before = runtime.scheduler.stats().completed
@@ -208,3 +217,13 @@ def test_disconnect_stops_remaining_work(server: LiveServer, runtime: Runtime) -
     _idle(runtime, timeout=5)
     done = runtime.scheduler.stats().completed - before
     assert done < chunk_count // 2, f"{done} of {chunk_count} chunks synthesized after disconnect"
+
+
+def test_not_ready_is_try_again_later(settings: Settings) -> None:
+    # Without entering the client, the app's lifespan never loads the engines.
+    client = TestClient(create_app(settings, Runtime(settings)))
+    with client.websocket_connect("/v1/tts/ws") as ws:
+        assert ws.receive_json()["error"]["code"] == "not_ready"
+        with pytest.raises(WebSocketDisconnect) as caught:
+            ws.receive_json()
+    assert caught.value.code == 1013

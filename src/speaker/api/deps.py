@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from speaker.errors import OverloadedError
 from speaker.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+def get_runtime(request: HTTPConnection) -> Runtime:
     """The runtime this app serves."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def ready_runtime(request: Request) -> Runtime:
+def ready_runtime(request: HTTPConnection) -> Runtime:
     """The runtime, or a 503 with Retry-After while engines are still loading."""
     runtime = get_runtime(request)
     if runtime.draining:
@@ -42,7 +43,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ReadyRuntime = Annotated[Runtime, Depends(ready_runtime)]
 
 
-def client_id(request: Request) -> str:
+def client_id(request: HTTPConnection) -> str:
     """Who is asking, for per-client limits: the peer address until API keys exist."""
     return request.client.host if request.client else "unknown"
 

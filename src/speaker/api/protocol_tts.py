@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
@@ -24,6 +25,7 @@ def _order(
     fmt: AudioFormat,
     speed: float,
     normalize: bool | None,
+    client: str,
 ) -> SpeechOrder:
     by_id = isinstance(voice, VoiceRef)
     name = voice.id if isinstance(voice, VoiceRef) else voice
@@ -35,6 +37,7 @@ def _order(
         fmt=fmt,
         speed=speed,
         normalize=normalize,
+        client=client,
     )
 
 
@@ -52,10 +55,16 @@ class _TextRequest(BaseModel):
     speed: Speed = 1.0
     normalize: Normalize = None
 
-    def to_order(self) -> SpeechOrder:
-        """The service-level order this request describes."""
+    def to_order(self, client: str = "local") -> SpeechOrder:
+        """The service-level order this request describes, on behalf of a client."""
         return _order(
-            self.input, self.model, self.voice, self.response_format, self.speed, self.normalize
+            self.input,
+            self.model,
+            self.voice,
+            self.response_format,
+            self.speed,
+            self.normalize,
+            client,
         )
 
 
@@ -78,6 +87,14 @@ class StreamRequest(_TextRequest):
         le=10_000,
         description="Budget of later text chunks (server default: SPEAKER_MAX_CHUNK_CHARS).",
     )
+
+    def to_order(self, client: str = "local") -> SpeechOrder:
+        """The order, with this request's chunk budgets."""
+        return replace(
+            super().to_order(client),
+            first_chunk_chars=self.first_chunk_chars,
+            max_chunk_chars=self.max_chunk_chars,
+        )
 
     @model_validator(mode="after")
     def _budgets_in_order(self) -> StreamRequest:
@@ -126,8 +143,6 @@ class DoneEvent(BaseModel):
 class StartMessage(BaseModel):
     """Opens a session; optional, a session that sends text first gets these defaults."""
 
-    model_config = ConfigDict(extra="forbid")
-
     type: Literal["start"]
     voice: str | VoiceRef | None = None
     model: str = "tts-1"
@@ -138,16 +153,16 @@ class StartMessage(BaseModel):
         default=True, description="Audio as binary frames; false sends JSON `audio` messages."
     )
 
-    def to_order(self, default_voice: str | None) -> SpeechOrder:
+    def to_order(self, default_voice: str | None, client: str) -> SpeechOrder:
         """The order of a live session; the path's voice applies unless this names one."""
         voice = self.voice if self.voice is not None else default_voice
-        return _order("", self.model, voice, self.response_format, self.speed, self.normalize)
+        return _order(
+            "", self.model, voice, self.response_format, self.speed, self.normalize, client
+        )
 
 
 class TextMessage(BaseModel):
     """More text; complete sentences start synthesizing at once."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["text"]
     text: str
@@ -156,23 +171,17 @@ class TextMessage(BaseModel):
 class FlushMessage(BaseModel):
     """Synthesize what has arrived, even an unfinished sentence."""
 
-    model_config = ConfigDict(extra="forbid")
-
     type: Literal["flush"]
 
 
 class CloseMessage(BaseModel):
     """No more text: finish the audio, send `done`, close."""
 
-    model_config = ConfigDict(extra="forbid")
-
     type: Literal["close"]
 
 
 class CancelMessage(BaseModel):
     """Drop pending audio, send `done`, close."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["cancel"]
 

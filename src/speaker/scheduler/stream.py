@@ -39,7 +39,8 @@ class SpeechStream:
         self._params = params
         self._chunks = list(chunks)
         self._lookahead = max(1, lookahead)
-        self._items: list[WorkItem] = []
+        # Delivered items are replaced by None so a long stream does not keep all its audio.
+        self._items: list[WorkItem | None] = []
         self._created = time.monotonic()
         self._first_audio_at: float | None = None
         self._delivered_seconds = 0.0
@@ -109,7 +110,10 @@ class SpeechStream:
                     await self._more.wait()
                     continue
                 self._fill()
-                audio = await asyncio.wrap_future(self._items[self._delivered].future)
+                item = self._items[self._delivered]
+                assert item is not None
+                audio = await asyncio.wrap_future(item.future)
+                self._items[self._delivered] = None
                 if self._first_audio_at is None:
                     self._first_audio_at = time.monotonic()
                 index = self._delivered
@@ -123,7 +127,8 @@ class SpeechStream:
         """Drop every chunk not yet synthesized and give back the stream's admission slot."""
         self._closed = True
         for item in self._items[self._delivered :]:
-            item.future.cancel()
+            if item is not None:
+                item.future.cancel()
         if self._on_finish is not None:
             self._on_finish()
             self._on_finish = None

@@ -21,47 +21,25 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from speaker.api.deps import ReadyRuntime
+from speaker.api.deps import ClientId, ReadyRuntime
 from speaker.api.errors import error_body
 from speaker.api.protocol import ErrorResponse
 from speaker.api.protocol_tts import ChunkEvent, DoneEvent, LongRequest, StreamRequest, Usage
 from speaker.audio.formats import OUTPUT_SAMPLE_RATE, AudioFormat, content_type
-from speaker.config import Settings
-from speaker.errors import InvalidRequestError, SpeakerError
-from speaker.runtime import Runtime
+from speaker.errors import SpeakerError
 from speaker.service import EncodedChunk, PreparedSpeech, SpeechService
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/tts", tags=["speaker"])
 
-DEFAULT_MAX_LONG_INPUT_CHARS = 100_000
-
 _ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
     413: {"model": ErrorResponse},
+    429: {"model": ErrorResponse},
     503: {"model": ErrorResponse},
 }
-
-
-def _service(runtime: Runtime, **limits: int) -> SpeechService:
-    """The runtime's service, or a twin on the same engines and workers with other text limits."""
-    settings = runtime.settings
-    if all(getattr(settings, name) == value for name, value in limits.items()):
-        return runtime.service
-    # `prepare` reads its input and chunk limits from settings alone; until it takes them per
-    # call, a twin sharing the engines, voices and scheduler carries this request's limits.
-    return SpeechService(
-        settings.model_copy(update=limits), runtime.engines, runtime.catalog, runtime.scheduler
-    )
-
-
-def _chunk_budgets(body: StreamRequest, settings: Settings) -> dict[str, int]:
-    """The request's chunk budgets, with a budget it leaves out yielding to the one it gives."""
-    first = body.first_chunk_chars or settings.first_chunk_chars
-    most = body.max_chunk_chars or max(settings.max_chunk_chars, first)
-    return {"first_chunk_chars": min(first, most), "max_chunk_chars": most}
 
 
 def _headers(speech: PreparedSpeech) -> dict[str, str]:
@@ -156,10 +134,12 @@ async def _audio(
         **_ERRORS,
     },
 )
-async def stream_speech(body: StreamRequest, runtime: ReadyRuntime) -> StreamingResponse:
+async def stream_speech(
+    body: StreamRequest, runtime: ReadyRuntime, client: ClientId
+) -> StreamingResponse:
     """Speak `input` as SSE: each chunk's text, duration and base64 audio as soon as it exists."""
-    service = _service(runtime, **_chunk_budgets(body, runtime.settings))
-    speech = await service.prepare(body.to_order())
+    service = runtime.service
+    speech = await service.prepare(body.to_order(client))
     chunks = service.stream(speech)
     # Awaiting the first chunk lets an engine failure still become an error status.
     first = await anext(chunks)
@@ -180,19 +160,12 @@ async def stream_speech(body: StreamRequest, runtime: ReadyRuntime) -> Streaming
         **_ERRORS,
     },
 )
-async def long_speech(body: LongRequest, runtime: ReadyRuntime) -> StreamingResponse:
+async def long_speech(
+    body: LongRequest, runtime: ReadyRuntime, client: ClientId
+) -> StreamingResponse:
     """Speak up to SPEAKER_MAX_LONG_INPUT_CHARS characters, audio flowing as it is made."""
-    limit: int = getattr(runtime.settings, "max_long_input_chars", DEFAULT_MAX_LONG_INPUT_CHARS)
-    if len(body.input) > limit:
-        raise InvalidRequestError(
-            f"input is {len(body.input)} characters; the limit of /v1/tts/long is {limit}",
-            code="input_too_long",
-            param="input",
-            suggestion="split the text into several requests, or raise "
-            "SPEAKER_MAX_LONG_INPUT_CHARS",
-        )
-    service = _service(runtime, max_input_chars=limit)
-    speech = await service.prepare(body.to_order())
+    service = runtime.service
+    speech = await service.prepare(body.to_order(client), long_form=True)
     chunks = service.stream(speech)
     first = await anext(chunks)
     return StreamingResponse(

@@ -23,9 +23,10 @@ The server sends:
   `close`) carries the file's closing bytes, and in JSON mode has an empty `text`.
 - `{"type": "done", "chunks", "audio_seconds", "characters", "cancelled"}` last.
 - `{"type": "error", "error": {"message", "type", "param", "code", "suggestion"?}}` when a
-  message cannot be used. A bad `start`, an unknown voice or model close the socket with 1008
-  (1013 while the server is still loading, 1011 when synthesis fails); an unknown message type,
-  invalid JSON or text after `close` leave the session open.
+  message cannot be used. A bad `start`, an unknown voice or model close the socket with 1008;
+  a server that is loading, shutting down or at capacity (and a client over its share of
+  streams) closes it with 1013, to be retried later; a synthesis failure with 1011. An unknown
+  message type, invalid JSON, a binary frame or text after `close` leave the session open.
 
 A client that disconnects stops the work its session had left.
 """
@@ -41,6 +42,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ValidationError
 from starlette import status
 
+from speaker.api.deps import client_id, ready_runtime
 from speaker.api.errors import error_body
 from speaker.api.protocol_tts import (
     AudioMessage,
@@ -55,8 +57,7 @@ from speaker.api.protocol_tts import (
     client_message,
 )
 from speaker.audio.formats import AudioFormat
-from speaker.errors import InvalidRequestError, OverloadedError, SpeakerError
-from speaker.runtime import Runtime
+from speaker.errors import InvalidRequestError, SpeakerError
 from speaker.service import EncodedChunk, LiveSpeech
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ router = APIRouter(prefix="/v1/tts")
 
 _TYPES = "start, text, flush, close, cancel"
 _JSON_HINT = "send each message as one JSON object in a text frame"
+_INTERNAL = error_body("internal server error", code="internal_error", error_type="server_error")
 
 
 class _BadStartError(InvalidRequestError):
@@ -90,7 +92,7 @@ def _message_error(exc: ValidationError) -> InvalidRequestError:
         return InvalidRequestError(
             f"invalid message: {first['msg']}", code="invalid_value", suggestion=_JSON_HINT
         )
-    param = ".".join(loc[1:]) or None
+    param = loc[1] if len(loc) > 1 else None
     error = _BadStartError if loc[0] == "start" else InvalidRequestError
     return error(
         f"invalid `{loc[0]}` message: {param or 'message'}: {first['msg']}",
@@ -245,13 +247,7 @@ class _Session:
             return status.WS_1011_INTERNAL_ERROR
         except Exception:
             log.exception("session failed after %d chunks", self._chunks)
-            await self._send(
-                _error(
-                    error_body(
-                        "internal server error", code="internal_error", error_type="server_error"
-                    )
-                )
-            )
+            await self._send(_error(_INTERNAL))
             return status.WS_1011_INTERNAL_ERROR
         finally:
             await chunks.aclose()
@@ -275,39 +271,42 @@ class _Session:
             reader.cancel()
             writer.cancel()
             cancelled, code = await asyncio.gather(reader, writer, return_exceptions=True)
-        for outcome in (cancelled, code):
-            if isinstance(outcome, Exception) and not isinstance(outcome, WebSocketDisconnect):
-                log.error("websocket session failed", exc_info=outcome)
+        failures = [
+            outcome
+            for outcome in (cancelled, code)
+            if isinstance(outcome, Exception) and not isinstance(outcome, WebSocketDisconnect)
+        ]
         with contextlib.suppress(WebSocketDisconnect):
             if isinstance(code, int):
                 await self._websocket.close(code)
             elif cancelled is True:
                 await self._send_done(cancelled=True)
                 await self._websocket.close(status.WS_1000_NORMAL_CLOSURE)
+            elif failures:
+                log.error("websocket session failed", exc_info=failures[0])
+                await self._send(_error(_INTERNAL))
+                await self._websocket.close(status.WS_1011_INTERNAL_ERROR)
+
+
+def _close_code(error: SpeakerError) -> int:
+    """1013 for refusals a retry can cure (overload, rate limit), 1008 for bad sessions."""
+    if error.status_code in (429, 503):
+        return status.WS_1013_TRY_AGAIN_LATER
+    return status.WS_1008_POLICY_VIOLATION
 
 
 async def _serve(websocket: WebSocket, voice: str | None) -> None:
     """Open a session on `websocket` and serve it to the end."""
     await websocket.accept()
-    runtime: Runtime = websocket.app.state.runtime
-    if not runtime.ready:
-        await _fail(
-            websocket,
-            OverloadedError(
-                "the server is starting: engines are still loading",
-                code="not_ready",
-                suggestion="retry in a few seconds; GET /ready tells when the server is ready",
-            ),
-            status.WS_1013_TRY_AGAIN_LATER,
-        )
-        return
+    client = client_id(websocket)
     try:
+        runtime = ready_runtime(websocket)
         start, pending = await _opening(websocket)
-        live = runtime.service.live(start.to_order(voice))
+        live = runtime.service.live(start.to_order(voice, client))
     except WebSocketDisconnect:
         return
     except SpeakerError as exc:
-        await _fail(websocket, exc, status.WS_1008_POLICY_VIOLATION)
+        await _fail(websocket, exc, _close_code(exc))
         return
     await _Session(websocket, live, start.response_format, start.binary).run(pending)
 
