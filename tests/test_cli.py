@@ -110,3 +110,70 @@ def test_serve_exits_when_the_default_voice_does_not_exist(env: dict[str, str]) 
     assert process.returncode == 2
     assert "SPEAKER_DEFAULT_VOICE='nobody' is not a voice" in process.stderr
     assert "en_US-joe-medium" in process.stderr
+
+
+def test_sigterm_drains_streams_in_flight(env: dict[str, str]) -> None:
+    import signal
+    import threading
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "speaker", "serve", "--port", str(port)],
+        env={**env, "SPEAKER_DRAIN_TIMEOUT_S": "60"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    text = " ".join(f"Sentence {i} is part of a stream that must finish." for i in range(25))
+    received: dict[str, object] = {}
+
+    def listen() -> None:
+        with httpx.stream(
+            "POST",
+            f"{url}/v1/audio/speech",
+            json={"model": "tts-1", "voice": "alloy", "input": text, "response_format": "wav"},
+            timeout=120,
+        ) as response:
+            received["status"] = response.status_code
+            data = b""
+            for piece in response.iter_bytes():
+                data += piece
+                received.setdefault("first", True)
+            received["data"] = data
+
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        listener = threading.Thread(target=listen)
+        listener.start()
+        while "first" not in received and listener.is_alive():
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        # Still serving: readiness is off and new work is refused with a retry hint.
+        ready = httpx.get(f"{url}/ready", timeout=5)
+        assert ready.status_code == 503
+        assert ready.json()["status"] == "draining"
+        refused = httpx.post(
+            f"{url}/v1/audio/speech",
+            json={"model": "tts-1", "voice": "alloy", "input": "Too late."},
+            timeout=5,
+        )
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "shutting_down"
+        assert refused.headers["retry-after"]
+        listener.join(120)
+        # uvicorn re-raises the captured SIGTERM once it has shut down cleanly.
+        assert process.wait(60) in (0, -signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert received["status"] == 200
+    audio = decode(received["data"], "wav")  # type: ignore[arg-type]
+    assert audio.duration > 25  # the whole text, not a cut-off stream
