@@ -80,6 +80,9 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_config=None,
+        # Longer than clients' usual idle gaps (a Retry-After wait), so a kept-alive connection
+        # is rarely closed by the server just as the client reuses it.
+        timeout_keep_alive=30,
         timeout_graceful_shutdown=10,
     )
     server = DrainingServer(config, runtime, settings.drain_timeout_s)

@@ -76,11 +76,12 @@ class Settings(BaseSettings):
     normalize_text: bool = True
     """Expand numbers, dates, currencies… before synthesis (a request can switch it off)."""
 
-    first_chunk_chars: Annotated[int, Field(ge=10, le=2000)] = 80
+    first_chunk_chars: Annotated[int, Field(ge=10, le=2000)] = 40
     """Budget of the first streamed text chunk: small, so audio starts early."""
 
-    max_chunk_chars: Annotated[int, Field(ge=20, le=10_000)] = 400
-    """Budget that later chunks grow to: larger chunks give the engine more context."""
+    max_chunk_chars: Annotated[int, Field(ge=20, le=10_000)] = 100
+    """Budget that later chunks grow to; small enough that a worker frees up quickly for the
+    stream whose listener is about to run out of audio (a chunk cannot be interrupted)."""
 
     workers: Annotated[int, Field(ge=0, le=256)] = 0
     """Engine worker threads; 0 means one per CPU core."""
@@ -97,8 +98,8 @@ class Settings(BaseSettings):
     max_streams_per_client: Annotated[int, Field(ge=0, le=100_000)] = 0
     """Streams one client (API key, else address) may have in synthesis; 0 = no limit."""
 
-    admission_headroom: Annotated[float, Field(gt=0, le=1.0)] = 0.8
-    """Share of the measured real-time capacity that is admitted (the rest absorbs bursts)."""
+    admission_headroom: Annotated[float, Field(gt=0, le=1.0)] = 0.5
+    """Share of the measured real-time capacity admitted; the rest lets new streams catch up."""
 
     drain_timeout_s: Annotated[float, Field(ge=0, le=3600)] = 30.0
     """On SIGTERM: how long streams in flight may take to finish before the server exits."""

@@ -204,7 +204,11 @@ def test_disconnect_stops_remaining_work(server: LiveServer, runtime: Runtime) -
     text = " ".join(
         f"Sentence number {i} keeps the engine busy for quite a while longer." for i in range(40)
     )
-    chunk_count = len(runtime.service.chunk(text, "en_US", True, 80, 400))
+    chunk_count = len(
+        runtime.service.chunk(
+            text, "en_US", True, runtime.service.first_chunk_chars, runtime.service.max_chunk_chars
+        )
+    )
     assert chunk_count > 8
     _idle(runtime)
     before = runtime.scheduler.stats().completed

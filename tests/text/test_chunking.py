@@ -42,9 +42,20 @@ def _random_text(rng: random.Random) -> str:
 
 
 def test_first_chunk_is_the_first_sentence() -> None:
-    chunks = chunk_text("Hello there. This is the second sentence. And a third.")
-    assert chunks[0] == TextChunk(0, "Hello there.")
-    assert chunks[1] == TextChunk(1, "This is the second sentence. And a third.")
+    chunks = chunk_text(
+        "Hello there, my friend. This is the second sentence. And a third.", first_chunk_chars=30
+    )
+    assert chunks[0] == TextChunk(0, "Hello there, my friend.")
+    assert chunks[1] == TextChunk(1, "This is the second sentence.")
+    assert chunks[2] == TextChunk(2, "And a third.")
+
+
+def test_short_opening_sentences_share_the_first_chunk() -> None:
+    chunks = chunk_text(
+        "Hi! Good morning. This is the part that follows them.", first_chunk_chars=30
+    )
+    assert chunks[0] == TextChunk(0, "Hi! Good morning.")
+    assert chunks[1] == TextChunk(1, "This is the part that follows them.")
 
 
 def test_long_first_sentence_is_cut_at_a_clause_boundary() -> None:
@@ -64,13 +75,14 @@ def test_long_first_sentence_without_punctuation_is_cut_at_a_space() -> None:
     assert len(chunks[0].text) <= 20
 
 
-def test_budgets_double_up_to_the_maximum() -> None:
+def test_budgets_grow_with_the_text_already_chunked() -> None:
     sentence = "This sentence has exactly forty-two chars."
     assert len(sentence) == 42
     chunks = chunk_text(" ".join([sentence] * 40), first_chunk_chars=50, max_chunk_chars=400)
     sizes = [len(chunk.text.split(". ")) for chunk in chunks]
-    # budgets 100, 200, 400, 400…: 2, 4, 9, 9 sentences of 42 chars (+1 space each)
-    assert sizes[:5] == [1, 2, 4, 9, 9]
+    # Each budget is the text chunked so far (at least 50, at most 400): 50, 84, 126, 211, 382,
+    # 400…, which hold 1, 1, 2, 4, 8, 9 sentences of 42 chars (+1 space each).
+    assert sizes[:7] == [1, 1, 1, 2, 4, 8, 9]
     assert all(len(chunk.text) <= 400 for chunk in chunks)
 
 

@@ -15,6 +15,8 @@ from speaker.scheduler.work import WorkItem
 
 log = logging.getLogger(__name__)
 
+_RECENT_DECAY = 0.98
+
 
 @dataclass(frozen=True)
 class PoolStats:
@@ -28,6 +30,8 @@ class PoolStats:
     audio_seconds: float
     busy_seconds: float
     characters: int
+    recent_audio_seconds: float
+    recent_busy_seconds: float
 
 
 class WorkerPool:
@@ -46,6 +50,8 @@ class WorkerPool:
         self._audio_seconds = 0.0
         self._busy_seconds = 0.0
         self._characters = 0
+        self._recent_audio = 0.0
+        self._recent_busy = 0.0
 
     def start(self) -> None:
         """Start the worker threads."""
@@ -91,6 +97,8 @@ class WorkerPool:
                 audio_seconds=self._audio_seconds,
                 busy_seconds=self._busy_seconds,
                 characters=self._characters,
+                recent_audio_seconds=self._recent_audio,
+                recent_busy_seconds=self._recent_busy,
             )
 
     def _next(self) -> WorkItem | None:
@@ -138,11 +146,15 @@ class WorkerPool:
         audio_seconds: float = 0.0,
         characters: int = 0,
     ) -> None:
+        busy = time.perf_counter() - started
         with self._cond:
             self._characters += characters
             self._busy -= 1
-            self._busy_seconds += time.perf_counter() - started
+            self._busy_seconds += busy
             self._audio_seconds += audio_seconds
+            # A decaying window (about the last 50 items) follows changes in CPU contention.
+            self._recent_busy = self._recent_busy * _RECENT_DECAY + busy
+            self._recent_audio = self._recent_audio * _RECENT_DECAY + audio_seconds
             if failed:
                 self._failed += 1
             else:

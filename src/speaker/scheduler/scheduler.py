@@ -12,8 +12,8 @@ from speaker.scheduler.admission import Admission, AdmissionLimits
 from speaker.scheduler.pool import PoolStats, WorkerPool
 from speaker.scheduler.stream import CHARS_PER_SECOND, SpeechStream
 
-# Below this much measured compute, the engine's own load-time measurement is trusted more.
-_MIN_MEASURED_BUSY_SECONDS = 5.0
+# Below this much recent compute, the engine's own load-time measurement is trusted more.
+_MIN_MEASURED_BUSY_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class SchedulerConfig:
     lookahead: int
     max_streams: int = 0
     max_streams_per_client: int = 0
-    headroom: float = 0.8
+    headroom: float = 0.5
 
 
 class Scheduler:
@@ -50,8 +50,8 @@ class Scheduler:
     def realtime_capacity(self) -> float:
         """How many listeners the pool can keep fed in real time, all workers together."""
         stats = self._pool.stats()
-        if stats.busy_seconds >= _MIN_MEASURED_BUSY_SECONDS:
-            per_worker = stats.audio_seconds / stats.busy_seconds
+        if stats.recent_busy_seconds >= _MIN_MEASURED_BUSY_SECONDS:
+            per_worker = stats.recent_audio_seconds / stats.recent_busy_seconds
         else:
             per_worker = self._realtime_hint
         return per_worker * stats.workers

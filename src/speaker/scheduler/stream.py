@@ -9,12 +9,15 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 
 from speaker.engines.base import AudioSegment, SynthesisParams
 from speaker.scheduler.pool import WorkerPool
-from speaker.scheduler.work import FIRST_CHUNK, LATER_CHUNK, WorkItem
+from speaker.scheduler.work import WorkItem
 
 _stream_ids = itertools.count(1)
 
 # Rough speaking rate used to guess playback deadlines before the audio exists.
 CHARS_PER_SECOND = 14.0
+# A first chunk is due this soon after the request: it goes ahead of later chunks whose
+# listeners still have more than this much audio buffered, and behind those about to run dry.
+FIRST_AUDIO_SLACK = 0.2
 
 
 class SpeechStream:
@@ -76,9 +79,13 @@ class SpeechStream:
         return len(text) / (CHARS_PER_SECOND * self._params.speed)
 
     def _deadline(self, index: int) -> float:
-        # When this chunk must be ready for gapless playback: the moment playback began plus the
-        # audio delivered so far plus the estimated length of the chunks still before it.
-        anchor = self._first_audio_at if self._first_audio_at is not None else self._created
+        # When this chunk must be ready for gapless playback: the moment playback began (or is
+        # expected to begin) plus the audio delivered so far plus the estimated length of the
+        # chunks still before it.
+        if self._first_audio_at is not None:
+            anchor = self._first_audio_at
+        else:
+            anchor = self._created + FIRST_AUDIO_SLACK
         pending = sum(self._estimate(t) for t in self._chunks[self._delivered : index])
         return anchor + self._delivered_seconds + pending
 
@@ -94,7 +101,6 @@ class SpeechStream:
                 stream_id=self.id,
                 index=index,
                 deadline=self._deadline(index),
-                tier=FIRST_CHUNK if index == 0 else LATER_CHUNK,
             )
             self._items.append(item)
             self._pool.submit(item)

@@ -11,10 +11,9 @@ from speaker.engines.base import AudioSegment, SynthesisParams
 
 _sequence = itertools.count()
 
-# Lower sorts first: the first chunk of any stream goes ahead of everything else, because
-# time to first audio is what a listener notices most.
-FIRST_CHUNK = 0
-LATER_CHUNK = 1
+# Lower sorts first. Every chunk a listener waits for is interactive; the tier leaves room for
+# work nobody is listening to yet (batch jobs), which must never delay a listener.
+INTERACTIVE = 0
 
 
 @dataclass
@@ -28,12 +27,12 @@ class WorkItem:
     stream_id: int
     index: int
     deadline: float
-    tier: int = LATER_CHUNK
+    tier: int = INTERACTIVE
     enqueued_at: float = field(default_factory=time.monotonic)
     sequence: int = field(default_factory=lambda: next(_sequence))
     future: Future[AudioSegment] = field(default_factory=Future)
 
     @property
     def sort_key(self) -> tuple[int, float, int]:
-        """Priority order: tier, then earliest playback deadline, then arrival."""
+        """Priority order: tier, then earliest deadline first, then arrival."""
         return (self.tier, self.deadline, self.sequence)

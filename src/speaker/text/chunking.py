@@ -60,7 +60,7 @@ def _pieces(text: str, limit: int) -> list[str]:
 def chunk_text(
     text: str, *, first_chunk_chars: int = 80, max_chunk_chars: int = 400
 ) -> list[TextChunk]:
-    """Split text into sentence-aligned chunks: a short first chunk, then doubling budgets."""
+    """Split text into sentence-aligned chunks: a short first chunk, then growing budgets."""
     if first_chunk_chars < 1 or max_chunk_chars < first_chunk_chars:
         msg = "need 1 <= first_chunk_chars <= max_chunk_chars"
         raise ValueError(msg)
@@ -68,12 +68,20 @@ def chunk_text(
     if not sentences:
         return []
     first = sentences[0]
-    chunks = [first]
     rest = sentences[1:]
     if len(first) > first_chunk_chars:
         end = _cut(first, 0, first_chunk_chars, max_chunk_chars)
         chunks = [first[:end].strip()]
         rest.insert(0, first[end:].strip())
+    else:
+        # Short opening sentences ("Hi!") travel together: a first chunk with too little audio
+        # runs out before the second chunk can be synthesized.
+        while rest and len(first) + 1 + len(rest[0]) <= first_chunk_chars:
+            first = f"{first} {rest.pop(0)}"
+        chunks = [first]
+    # Each chunk may hold about as much text as all chunks before it: its synthesis then takes
+    # less time than playing the audio already sent, so a listener never waits for it.
+    spoken = len(chunks[0])
     budget = first_chunk_chars
     current: list[str] = []
     size = 0
@@ -81,9 +89,10 @@ def chunk_text(
         for piece in _pieces(sentence, max_chunk_chars):
             if current and size + 1 + len(piece) > budget:
                 chunks.append(" ".join(current))
+                spoken += size
                 current, size = [], 0
             if not current:
-                budget = min(budget * 2, max_chunk_chars)
+                budget = min(max(spoken, first_chunk_chars), max_chunk_chars)
             current.append(piece)
             size += len(piece) + (1 if size else 0)
     if current:
