@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from speaker.text import TextChunk, chunk_text
+from speaker.text import TextChunk, chunk_text, split_sentences
 
 _WORDS = [
     "Dr.",
@@ -141,4 +141,15 @@ def test_first_chunk_respects_its_budget_when_words_allow() -> None:
         text = _random_text(rng)
         chunks = chunk_text(text, first_chunk_chars=40, max_chunk_chars=200)
         if chunks and " " in chunks[0].text:
-            assert len(chunks[0].text) <= 40
+            # Over budget only as a whole sentence of at most twice the budget.
+            first = chunks[0].text
+            assert len(first) <= 40 or (len(first) <= 80 and first == split_sentences(text)[0])
+
+
+def test_a_first_sentence_is_cut_between_words_only_when_far_too_long() -> None:
+    kept = "Speaker is a self-hosted text to speech service. It streams."
+    assert chunk_text(kept, first_chunk_chars=40)[0].text == (
+        "Speaker is a self-hosted text to speech service."
+    )
+    long = "This first sentence has no commas and keeps going well past twice the first budget."
+    assert chunk_text(long, first_chunk_chars=40)[0].text == "This first sentence has no commas and"

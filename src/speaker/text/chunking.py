@@ -69,10 +69,17 @@ def chunk_text(
         return []
     first = sentences[0]
     rest = sentences[1:]
-    if len(first) > first_chunk_chars:
-        end = _cut(first, 0, first_chunk_chars, max_chunk_chars)
+    end = (
+        _cut(first, 0, first_chunk_chars, max_chunk_chars) if len(first) > first_chunk_chars else 0
+    )
+    # Cutting a sentence anywhere but at a clause break costs its intonation: a first sentence up
+    # to twice the budget is kept whole rather than cut between two words.
+    at_clause = first[:end].rstrip()[-1:] in ",;:—–-"
+    if end and (at_clause or len(first) > min(2 * first_chunk_chars, max_chunk_chars)):
         chunks = [first[:end].strip()]
         rest.insert(0, first[end:].strip())
+    elif end:
+        chunks = [first]
     else:
         # Short opening sentences ("Hi!") travel together: a first chunk with too little audio
         # runs out before the second chunk can be synthesized.
