@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     max_long_input_chars: Annotated[int, Field(ge=1, le=10_000_000)] = 100_000
     """Longest text `/v1/tts/long` accepts."""
 
+    batch_wait_ms: Annotated[float, Field(ge=0, le=1000)] = 5.0
+    """For engines that batch (GPU engines): how long a worker waits to fill a batch."""
+
     max_pause_ms: Annotated[int, Field(ge=0, le=2000)] = 250
     """Longest silence kept where two chunks join."""
 

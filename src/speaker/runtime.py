@@ -34,6 +34,7 @@ class Runtime:
                 max_streams=settings.max_streams,
                 max_streams_per_client=settings.max_streams_per_client,
                 headroom=settings.admission_headroom,
+                batch_wait_s=settings.batch_wait_ms / 1000,
             ),
         )
         self._catalog: VoiceCatalog | None = None

@@ -13,6 +13,7 @@ from speaker.engines.base import (
     EngineCapabilities,
     EngineInfo,
     SynthesisParams,
+    SynthesisTask,
     VoiceInfo,
 )
 from speaker.errors import EngineError, OverloadedError, RateLimitedError
@@ -225,3 +226,63 @@ def test_an_abandoned_stream_gives_its_slot_back(engine: GatedEngine) -> None:
     finally:
         engine.gate.set()
         sched.stop()
+
+
+class BatchingEngine(GatedEngine):
+    """Declares batches of up to three and records the size of every call."""
+
+    name = "batching"
+    capabilities = EngineCapabilities(max_batch_size=3)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batch_sizes: list[int] = []
+
+    def synthesize(self, text: str, voice_id: str, params: SynthesisParams) -> AudioSegment:
+        self.batch_sizes.append(1)
+        return super().synthesize(text, voice_id, params)
+
+    def synthesize_batch(self, tasks: list[SynthesisTask]) -> list[AudioSegment]:
+        self.batch_sizes.append(len(tasks))
+        assert self.gate.wait(10)
+        self.calls.extend(t.text for t in tasks)
+        return [
+            AudioSegment(np.full(len(t.text) * RATE // 100, 0.1, np.float32), RATE) for t in tasks
+        ]
+
+
+def test_batching_engines_get_batches_in_priority_order() -> None:
+    engine = BatchingEngine()
+    config = SchedulerConfig(workers=1, lookahead=1, max_streams=100, batch_wait_s=0.05)
+    sched = Scheduler({"batching": engine}, config)
+    sched.start()
+    try:
+
+        async def run() -> list[list[int]]:
+            blocker = sched.open_stream("batching", "v", SynthesisParams(), ["block"])
+            first = asyncio.create_task(_collect(blocker))
+            await asyncio.to_thread(engine.started.acquire)  # the worker is busy
+            streams = [
+                sched.open_stream("batching", "v", SynthesisParams(), [f"s{i}"]) for i in range(5)
+            ]
+            tasks = [asyncio.create_task(_collect(s)) for s in streams]
+            await asyncio.sleep(0.05)
+            engine.gate.set()
+            await first
+            return list(await asyncio.gather(*tasks))
+
+        results = asyncio.run(run())
+    finally:
+        sched.stop()
+    assert results == [[0]] * 5
+    # One lone chunk, then five queued chunks in batches of at most three, oldest first.
+    assert engine.batch_sizes == [1, 3, 2]
+    assert engine.calls == ["block", "s0", "s1", "s2", "s3", "s4"]
+    assert sched.stats().batches == 3
+    assert sched.stats().completed == 6
+
+
+def test_piper_declares_no_batching() -> None:
+    from speaker.engines.piper import PiperEngine
+
+    assert PiperEngine.capabilities.max_batch_size == 1

@@ -84,6 +84,24 @@ class EngineSession(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class SynthesisTask:
+    """One piece of text to speak, as a batch carries it."""
+
+    text: str
+    voice_id: str
+    params: SynthesisParams
+
+
+@runtime_checkable
+class BatchEngineSession(EngineSession, Protocol):
+    """A session of an engine that gains from batches (declares `max_batch_size` > 1)."""
+
+    def synthesize_batch(self, tasks: list[SynthesisTask]) -> list[AudioSegment]:
+        """Speak several texts in one pass; results in the order of `tasks`."""
+        ...
+
+
 @runtime_checkable
 class Engine(Protocol):
     """A loaded model family: lists voices and opens sessions for workers."""

@@ -9,7 +9,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from speaker.engines.base import Engine, EngineSession
+from speaker.engines.base import (
+    AudioSegment,
+    BatchEngineSession,
+    Engine,
+    EngineSession,
+    SynthesisTask,
+)
 from speaker.errors import OverloadedError, SpeakerError
 from speaker.scheduler.work import WorkItem
 
@@ -32,14 +38,19 @@ class PoolStats:
     characters: int
     recent_audio_seconds: float
     recent_busy_seconds: float
+    batches: int
 
 
 class WorkerPool:
     """Engine workers; each thread owns its own engine sessions and never touches the event loop."""
 
-    def __init__(self, engines: Mapping[str, Engine], workers: int) -> None:
+    def __init__(
+        self, engines: Mapping[str, Engine], workers: int, batch_wait_s: float = 0.005
+    ) -> None:
         self._engines = engines
         self._size = workers
+        self._batch_wait = batch_wait_s
+        self._batches = 0
         self._heap: list[tuple[tuple[int, float, int], WorkItem]] = []
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
@@ -99,48 +110,91 @@ class WorkerPool:
                 characters=self._characters,
                 recent_audio_seconds=self._recent_audio,
                 recent_busy_seconds=self._recent_busy,
+                batches=self._batches,
             )
 
-    def _next(self) -> WorkItem | None:
+    def _pop_live(
+        self, engine: str | None = None, skipped: list[WorkItem] | None = None
+    ) -> WorkItem | None:
+        # Called with the lock held. A cancelled future means the listener left: skip the work.
+        while self._heap:
+            _, item = heapq.heappop(self._heap)
+            if engine is not None and item.engine != engine:
+                assert skipped is not None
+                skipped.append(item)
+                continue
+            if item.future.set_running_or_notify_cancel():
+                return item
+        return None
+
+    def _next_batch(self) -> list[WorkItem] | None:
         with self._cond:
-            while True:
-                while self._heap:
-                    _, item = heapq.heappop(self._heap)
-                    # A cancelled future means the listener left: skip the work entirely.
-                    if item.future.set_running_or_notify_cancel():
-                        self._busy += 1
-                        return item
+            while (first := self._pop_live()) is None:
                 if self._stopping:
                     return None
                 self._cond.wait()
+            batch = [first]
+            limit = self._engines[first.engine].capabilities.max_batch_size
+            # Engines that gain from batches get a short wait for more work of the same engine,
+            # taken in priority order.
+            give_up = time.monotonic() + self._batch_wait
+            while len(batch) < limit:
+                skipped: list[WorkItem] = []
+                while len(batch) < limit and (item := self._pop_live(first.engine, skipped)):
+                    batch.append(item)
+                for item in skipped:
+                    heapq.heappush(self._heap, (item.sort_key, item))
+                remaining = give_up - time.monotonic()
+                if len(batch) >= limit or remaining <= 0 or self._stopping:
+                    break
+                self._cond.wait(remaining)
+            self._busy += 1
+            return batch
 
     def _run(self) -> None:
         sessions: dict[str, EngineSession] = {}
         try:
-            while (item := self._next()) is not None:
+            while (batch := self._next_batch()) is not None:
                 started = time.perf_counter()
+                engine = batch[0].engine
                 try:
-                    session = sessions.get(item.engine)
+                    session = sessions.get(engine)
                     if session is None:
-                        session = sessions[item.engine] = self._engines[item.engine].open_session()
-                    audio = session.synthesize(item.text, item.voice_id, item.params)
-                except SpeakerError as exc:
-                    self._finish(started, failed=True)
-                    item.future.set_exception(exc)
+                        session = sessions[engine] = self._engines[engine].open_session()
+                    audios = self._synthesize(session, batch)
                 except Exception as exc:
-                    log.exception("engine %s failed on chunk %d", item.engine, item.index)
-                    self._finish(started, failed=True)
-                    item.future.set_exception(exc)
+                    if not isinstance(exc, SpeakerError):
+                        log.exception("engine %s failed on a batch of %d", engine, len(batch))
+                    self._finish(started, len(batch), failed=True)
+                    for item in batch:
+                        item.future.set_exception(exc)
                 else:
-                    self._finish(started, audio_seconds=audio.duration, characters=len(item.text))
-                    item.future.set_result(audio)
+                    self._finish(
+                        started,
+                        len(batch),
+                        audio_seconds=sum(a.duration for a in audios),
+                        characters=sum(len(item.text) for item in batch),
+                    )
+                    for item, audio in zip(batch, audios, strict=True):
+                        item.future.set_result(audio)
         finally:
             for session in sessions.values():
                 session.close()
 
+    @staticmethod
+    def _synthesize(session: EngineSession, batch: list[WorkItem]) -> list[AudioSegment]:
+        if len(batch) == 1:
+            item = batch[0]
+            return [session.synthesize(item.text, item.voice_id, item.params)]
+        assert isinstance(session, BatchEngineSession)
+        return session.synthesize_batch(
+            [SynthesisTask(item.text, item.voice_id, item.params) for item in batch]
+        )
+
     def _finish(
         self,
         started: float,
+        size: int,
         *,
         failed: bool = False,
         audio_seconds: float = 0.0,
@@ -155,7 +209,8 @@ class WorkerPool:
             # A decaying window (about the last 50 items) follows changes in CPU contention.
             self._recent_busy = self._recent_busy * _RECENT_DECAY + busy
             self._recent_audio = self._recent_audio * _RECENT_DECAY + audio_seconds
+            self._batches += 1
             if failed:
-                self._failed += 1
+                self._failed += size
             else:
-                self._completed += 1
+                self._completed += size

@@ -25,13 +25,14 @@ class SchedulerConfig:
     max_streams: int = 0
     max_streams_per_client: int = 0
     headroom: float = 0.5
+    batch_wait_s: float = 0.005
 
 
 class Scheduler:
     """Owns the worker pool, admits streams and opens them on the pool."""
 
     def __init__(self, engines: Mapping[str, Engine], config: SchedulerConfig) -> None:
-        self._pool = WorkerPool(engines, config.workers)
+        self._pool = WorkerPool(engines, config.workers, config.batch_wait_s)
         self._config = config
         self._realtime_hint = 1.0
         self._streams: weakref.WeakSet[SpeechStream] = weakref.WeakSet()
