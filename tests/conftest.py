@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 
 from speaker.api.app import create_app
 from speaker.config import Settings
 from speaker.runtime import Runtime
+from tests.helpers import wait_ready
 
 
 def free_port() -> int:
@@ -40,15 +39,7 @@ class LiveServer:
 
     def start(self) -> None:
         self._thread.start()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("server did not become ready")
+        wait_ready(self.url, timeout=30)
 
     def stop(self) -> None:
         self._server.should_exit = True

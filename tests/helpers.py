@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import av
+import httpx
 import numpy as np
+
+if TYPE_CHECKING:
+    from speaker.runtime import Runtime
 
 
 @dataclass
@@ -46,3 +52,27 @@ def voiced_seconds(samples: np.ndarray, rate: int, threshold: float = 0.02) -> f
     usable = len(samples) // window * window
     frames = np.abs(samples[:usable]).reshape(-1, window).max(axis=1)
     return float((frames > threshold).sum() * window / rate)
+
+
+def wait_idle(runtime: Runtime, timeout: float = 20.0) -> None:
+    """Block until the scheduler has nothing queued or running."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stats = runtime.scheduler.stats()
+        if stats.busy == 0 and stats.queued == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("scheduler did not go idle")
+
+
+def wait_ready(url: str, timeout: float = 60.0) -> None:
+    """Block until a server at `url` answers `/ready` with 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{url} never became ready")

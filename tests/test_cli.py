@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from speaker.cli import app
 from tests.conftest import free_port
-from tests.helpers import decode
+from tests.helpers import decode, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -77,16 +77,7 @@ def test_serve_starts_and_speaks(env: dict[str, str]) -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        else:
-            pytest.fail("server never became ready")
+        wait_ready(url)
         response = httpx.post(
             f"{url}/v1/audio/speech",
             json={"model": "tts-1", "voice": "alloy", "input": "Ready.", "response_format": "wav"},
@@ -142,14 +133,7 @@ def test_sigterm_drains_streams_in_flight(env: dict[str, str]) -> None:
             received["data"] = data
 
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+        wait_ready(url)
         listener = threading.Thread(target=listen)
         listener.start()
         while "first" not in received and listener.is_alive():

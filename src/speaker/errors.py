@@ -90,3 +90,13 @@ class EngineError(SpeakerError):
 
     status_code = 500
     error_type = "server_error"
+
+
+def shutting_down() -> OverloadedError:
+    """The refusal every layer gives once shutdown began."""
+    return OverloadedError(
+        "the server is shutting down",
+        code="shutting_down",
+        suggestion="retry against another replica",
+        headers={"Retry-After": "5"},
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import numpy as np
@@ -12,19 +11,9 @@ import pytest
 from speaker.runtime import Runtime
 from speaker.service import SpeechOrder
 from tests.conftest import LiveServer
-from tests.helpers import decode
+from tests.helpers import decode, wait_idle
 
 pytestmark = pytest.mark.slow
-
-
-def _idle(runtime: Runtime, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stats = runtime.scheduler.stats()
-        if stats.busy == 0 and stats.queued == 0:
-            return
-        time.sleep(0.05)
-    raise AssertionError("scheduler did not go idle")
 
 
 def test_client_disconnect_stops_remaining_work(server: LiveServer, runtime: Runtime) -> None:
@@ -34,7 +23,7 @@ def test_client_disconnect_stops_remaining_work(server: LiveServer, runtime: Run
     order = SpeechOrder(text=text, model="tts-1", voice="alloy")
     chunk_count = len(asyncio.run(runtime.service.prepare(order)).chunks)
     assert chunk_count > 12
-    _idle(runtime)
+    wait_idle(runtime)
     before = runtime.scheduler.stats().completed
     with httpx.stream(
         "POST",
@@ -45,7 +34,7 @@ def test_client_disconnect_stops_remaining_work(server: LiveServer, runtime: Run
         assert response.status_code == 200
         first = next(response.iter_bytes())
         assert first
-    _idle(runtime)
+    wait_idle(runtime)
     done = runtime.scheduler.stats().completed - before
     assert done < chunk_count // 2, f"{done} of {chunk_count} chunks synthesized after disconnect"
 

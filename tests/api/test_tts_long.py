@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
 from speaker.runtime import Runtime
 from tests.conftest import LiveServer
-from tests.helpers import decode
+from tests.helpers import decode, wait_idle
 
 pytestmark = pytest.mark.slow
 
@@ -30,16 +28,6 @@ def _text(chars: int) -> str:
         parts.append(sentence)
         length += len(sentence) + 1
     return " ".join(parts)
-
-
-def _idle(runtime: Runtime, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stats = runtime.scheduler.stats()
-        if stats.busy == 0 and stats.queued == 0:
-            return
-        time.sleep(0.05)
-    raise AssertionError("scheduler did not go idle")
 
 
 def test_long_text_streams_one_file(server: LiveServer) -> None:
@@ -75,7 +63,7 @@ def test_accepts_more_than_the_speech_limit(server: LiveServer, runtime: Runtime
         assert response.status_code == 200
         assert response.headers["content-type"] == "audio/mpeg"
         assert next(response.iter_bytes())
-    _idle(runtime)
+    wait_idle(runtime)
 
 
 def test_over_the_long_limit_is_refused(server: LiveServer) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import time
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from speaker.api.app import create_app
 from speaker.config import Settings
 from speaker.runtime import Runtime
 from tests.conftest import LiveServer
-from tests.helpers import decode
+from tests.helpers import decode, wait_idle
 
 pytestmark = pytest.mark.slow
 
@@ -70,16 +69,6 @@ def _closed_with(ws: ClientConnection, code: int) -> None:
         while True:
             ws.recv(timeout=5)
     assert ws.close_code == code
-
-
-def _idle(runtime: Runtime, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stats = runtime.scheduler.stats()
-        if stats.busy == 0 and stats.queued == 0:
-            return
-        time.sleep(0.05)
-    raise AssertionError("scheduler did not go idle")
 
 
 def test_audio_starts_while_text_still_arrives(server: LiveServer) -> None:
@@ -197,7 +186,7 @@ def test_cancel_drops_pending_audio(server: LiveServer, runtime: Runtime) -> Non
         _, done = _rest(ws)
     assert done["cancelled"] is True
     assert done["chunks"] < 10
-    _idle(runtime)
+    wait_idle(runtime)
 
 
 def test_disconnect_stops_remaining_work(server: LiveServer, runtime: Runtime) -> None:
@@ -210,7 +199,7 @@ def test_disconnect_stops_remaining_work(server: LiveServer, runtime: Runtime) -
         )
     )
     assert chunk_count > 8
-    _idle(runtime)
+    wait_idle(runtime)
     before = runtime.scheduler.stats().completed
     with _open(server) as ws:
         _send(ws, type="start")
@@ -218,7 +207,7 @@ def test_disconnect_stops_remaining_work(server: LiveServer, runtime: Runtime) -
         _send(ws, type="text", text=text)
         _send(ws, type="flush")
         assert isinstance(ws.recv(timeout=10), bytes)
-    _idle(runtime, timeout=5)
+    wait_idle(runtime, timeout=5)
     done = runtime.scheduler.stats().completed - before
     assert done < chunk_count // 2, f"{done} of {chunk_count} chunks synthesized after disconnect"
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
-from speaker.errors import OverloadedError
+from speaker.errors import OverloadedError, shutting_down
 from speaker.runtime import Runtime
 
 
@@ -21,12 +21,7 @@ def ready_runtime(request: HTTPConnection) -> Runtime:
     """The runtime, or a 503 with Retry-After while engines are still loading."""
     runtime = get_runtime(request)
     if runtime.draining:
-        raise OverloadedError(
-            "the server is shutting down",
-            code="shutting_down",
-            suggestion="retry against another replica",
-            headers={"Retry-After": "5"},
-        )
+        raise shutting_down()
     if not runtime.ready:
         raise OverloadedError(
             "the server is starting: engines are still loading"

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from speaker.errors import OverloadedError, RateLimitedError
+from speaker.errors import OverloadedError, RateLimitedError, shutting_down
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,7 @@ class Admission:
         limits = self._limits()
         with self._lock:
             if self._draining:
-                raise OverloadedError(
-                    "the server is shutting down",
-                    code="shutting_down",
-                    suggestion="retry against another replica",
-                    headers={"Retry-After": "5"},
-                )
+                raise shutting_down()
             active = sum(self._clients.values())
             if limits.per_client and self._clients[client] >= limits.per_client:
                 wait = self._seconds(active)

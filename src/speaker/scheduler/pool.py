@@ -16,7 +16,7 @@ from speaker.engines.base import (
     EngineSession,
     SynthesisTask,
 )
-from speaker.errors import OverloadedError, SpeakerError
+from speaker.errors import SpeakerError, shutting_down
 from speaker.scheduler.work import WorkItem
 
 log = logging.getLogger(__name__)
@@ -80,9 +80,7 @@ class WorkerPool:
             self._cond.notify_all()
         for item in pending:
             if item.future.set_running_or_notify_cancel():
-                item.future.set_exception(
-                    OverloadedError("the server is shutting down", code="shutting_down")
-                )
+                item.future.set_exception(shutting_down())
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -92,7 +90,7 @@ class WorkerPool:
         """Queue an item; its future resolves to the audio."""
         with self._cond:
             if self._stopping:
-                raise OverloadedError("the server is shutting down", code="shutting_down")
+                raise shutting_down()
             heapq.heappush(self._heap, (item.sort_key, item))
             self._cond.notify()
 
