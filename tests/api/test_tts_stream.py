@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -15,7 +14,7 @@ from speaker.errors import EngineError
 from speaker.runtime import Runtime
 from speaker.service import EncodedChunk, PreparedSpeech
 from tests.conftest import LiveServer
-from tests.helpers import decode
+from tests.helpers import decode, wait_idle
 
 PARAGRAPH = (
     "Speaker streams audio as soon as the first sentence is ready. "
@@ -39,16 +38,6 @@ def _events(server: LiveServer, body: dict[str, Any]) -> list[tuple[str, dict[st
             elif line.startswith("data: "):
                 events.append((name, json.loads(line[len("data: ") :])))
     return events
-
-
-def _idle(runtime: Runtime, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        stats = runtime.scheduler.stats()
-        if stats.busy == 0 and stats.queued == 0:
-            return
-        time.sleep(0.05)
-    raise AssertionError("scheduler did not go idle")
 
 
 @pytest.mark.parametrize("fmt", ["pcm", "mp3"])
@@ -134,7 +123,7 @@ def test_failure_mid_stream_is_an_error_event(
     assert [name for name, _ in events] == ["chunk", "error"]
     assert events[1][1]["error"]["code"] == "engine_failed"
     assert events[1][1]["error"]["message"] == "the engine crashed"
-    _idle(runtime)
+    wait_idle(runtime)
 
 
 def test_route_is_documented(server: LiveServer) -> None:
