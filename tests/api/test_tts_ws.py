@@ -169,6 +169,9 @@ def test_bad_messages_are_errors_that_keep_the_session(server: LiveServer) -> No
         assert _json(ws)["error"]["code"] == "already_started"
         ws.send(b"\x00\x01")
         assert _json(ws)["error"]["code"] == "invalid_message"
+        _send(ws, type="text", text="x" * 5000)
+        oversized = _json(ws)["error"]
+        assert oversized["param"] == "text"
         _send(ws, type="text", text="Still here.")
         _send(ws, type="close")
         _, done = _rest(ws)

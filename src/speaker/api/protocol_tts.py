@@ -165,7 +165,8 @@ class TextMessage(BaseModel):
     """More text; complete sentences start synthesizing at once."""
 
     type: Literal["text"]
-    text: str
+    # Pieces are normalized on the event loop as they arrive: small pieces keep that cheap.
+    text: str = Field(max_length=4096)
 
 
 class FlushMessage(BaseModel):
