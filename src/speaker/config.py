@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     engine_threads: Annotated[int, Field(ge=1, le=64)] = 1
     """Threads inside each engine worker (ONNX intra-op); one per worker is fastest on CPU."""
 
+    engine_memory_arena: bool = True
+    """Let ONNX Runtime keep its memory arena: about 10 % more throughput, about 300 MB more RSS
+    that stays allocated after load peaks (off: memory is returned after every chunk)."""
+
     stream_lookahead: Annotated[int, Field(ge=1, le=16)] = 2
     """Chunks of one stream that may be queued or synthesizing at once."""
 

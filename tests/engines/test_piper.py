@@ -78,3 +78,16 @@ def test_dropped_in_voice_is_picked_up(tmp_path: Path) -> None:
     audio = engine.open_session().synthesize("Hello.", "en_US-copy-medium", SynthesisParams())
     assert audio.duration > 0.3
     engine.close()
+
+
+def test_memory_arena_can_be_switched_off() -> None:
+    engine = PiperEngine(memory_arena=False)
+    engine.load()
+    loaded, _ = engine.voice("en_US-joe-medium")
+    config = loaded.voice.session.get_session_options()
+    assert config.enable_cpu_mem_arena is False
+    audio = engine.open_session().synthesize(
+        "Memory goes back.", "en_US-joe-medium", SynthesisParams()
+    )
+    assert audio.duration > 0.5
+    engine.close()

@@ -87,7 +87,7 @@ def discover_voices(directory: Path) -> list[PiperVoiceFiles]:
 class _LoadedVoice:
     """One Piper model in memory: its ONNX session is shared by every worker thread."""
 
-    def __init__(self, files: PiperVoiceFiles, threads: int) -> None:
+    def __init__(self, files: PiperVoiceFiles, threads: int, memory_arena: bool = True) -> None:
         self.files = files
         config_dict: dict[str, Any] = json.loads(files.config_path.read_text(encoding="utf-8"))
         self.config = PiperConfig.from_dict(config_dict)
@@ -98,6 +98,7 @@ class _LoadedVoice:
         # GIL, so several workers can run one session at once without loading it twice.
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        options.enable_cpu_mem_arena = memory_arena
         session = onnxruntime.InferenceSession(
             str(files.model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -142,9 +143,12 @@ class PiperEngine:
     name = ENGINE_NAME
     capabilities = EngineCapabilities(cloning=False, instructions=False, max_batch_size=1)
 
-    def __init__(self, voices_dir: Path | None = None, threads: int = 1) -> None:
+    def __init__(
+        self, voices_dir: Path | None = None, threads: int = 1, memory_arena: bool = True
+    ) -> None:
         self._voices_dir = voices_dir
         self._threads = threads
+        self._memory_arena = memory_arena
         self._files: dict[str, PiperVoiceFiles] = {}
         self._speakers: dict[str, tuple[str, int]] = {}
         self._loaded: dict[str, _LoadedVoice] = {}
@@ -158,7 +162,9 @@ class PiperEngine:
         self._files = {builtin.voice_id: builtin}
         for files in discover_voices(self._voices_dir) if self._voices_dir else []:
             self._files.setdefault(files.voice_id, files)
-        loaded = self._loaded[builtin.voice_id] = _LoadedVoice(builtin, self._threads)
+        loaded = self._loaded[builtin.voice_id] = _LoadedVoice(
+            builtin, self._threads, self._memory_arena
+        )
         self._infos = [info for files in self._files.values() for info in self._describe(files)]
         elapsed = time.perf_counter() - started
         log.info("piper loaded %d voice(s) in %.2f s", len(self._infos), elapsed)
@@ -225,7 +231,7 @@ class PiperEngine:
             )
         with self._lock:
             if base_id not in self._loaded:
-                self._loaded[base_id] = _LoadedVoice(files, self._threads)
+                self._loaded[base_id] = _LoadedVoice(files, self._threads, self._memory_arena)
         return self._loaded[base_id], speaker_id
 
     def open_session(self) -> PiperSession:

@@ -16,7 +16,11 @@ _OPENAI_PREFIXES = ("gpt-4o-mini-tts",)
 def _build_piper(settings: Settings) -> Engine:
     from speaker.engines.piper import PiperEngine
 
-    return PiperEngine(settings.resolved_voices_dir, threads=settings.engine_threads)
+    return PiperEngine(
+        settings.resolved_voices_dir,
+        threads=settings.engine_threads,
+        memory_arena=settings.engine_memory_arena,
+    )
 
 
 ENGINE_BUILDERS: dict[str, Callable[[Settings], Engine]] = {"piper": _build_piper}
