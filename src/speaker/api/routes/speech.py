@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from speaker.api.deps import ClientId, ReadyRuntime
 from speaker.api.protocol import ErrorResponse, SpeechRequest
+from speaker.api.streaming import audio_response, begin, speech_headers
 from speaker.audio.formats import AudioFormat, content_type
 from speaker.service import EncodedChunk, PreparedSpeech, SpeechService
 
@@ -26,19 +27,6 @@ _AUDIO_RESPONSES: dict[int | str, dict[str, object]] = {
     413: {"model": ErrorResponse},
     503: {"model": ErrorResponse},
 }
-
-
-async def _audio_bytes(
-    first: EncodedChunk, rest: AsyncGenerator[EncodedChunk, None]
-) -> AsyncIterator[bytes]:
-    try:
-        if first.data:
-            yield first.data
-        async for chunk in rest:
-            if chunk.data:
-                yield chunk.data
-    finally:
-        await rest.aclose()
 
 
 def _sse(event: dict[str, object]) -> bytes:
@@ -82,24 +70,12 @@ async def create_speech(
     body: SpeechRequest, runtime: ReadyRuntime, client: ClientId
 ) -> StreamingResponse:
     """Speak `input`; audio starts as soon as the first sentence is synthesized."""
-    service = runtime.service
-    speech = await service.prepare(body.to_order(client))
-    chunks = service.stream(speech)
-    # Waiting for the first chunk before answering lets engine failures still become a proper
-    # error status; the listener loses nothing, since no audio exists before it anyway.
-    first = await anext(chunks)
-    headers = {
-        "x-speaker-engine": speech.engine,
-        "x-speaker-voice": speech.voice.id,
-        "x-speaker-sample-rate": "24000",
-        "cache-control": "no-store",
-    }
-    if speech.instructions_ignored:
-        headers["x-speaker-instructions"] = "ignored"
+    speech = await runtime.service.prepare(body.to_order(client))
+    first, chunks = await begin(runtime.service, speech)
     if body.stream_format == "sse":
         return StreamingResponse(
-            _sse_events(speech, first, chunks), media_type="text/event-stream", headers=headers
+            _sse_events(speech, first, chunks),
+            media_type="text/event-stream",
+            headers=speech_headers(speech),
         )
-    return StreamingResponse(
-        _audio_bytes(first, chunks), media_type=content_type(speech.fmt), headers=headers
-    )
+    return audio_response(speech, first, chunks)

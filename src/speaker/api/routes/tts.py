@@ -25,7 +25,8 @@ from speaker.api.deps import ClientId, ReadyRuntime
 from speaker.api.errors import error_body
 from speaker.api.protocol import ErrorResponse
 from speaker.api.protocol_tts import ChunkEvent, DoneEvent, LongRequest, StreamRequest, Usage
-from speaker.audio.formats import OUTPUT_SAMPLE_RATE, AudioFormat, content_type
+from speaker.api.streaming import audio_response, begin, speech_headers
+from speaker.audio.formats import AudioFormat, content_type
 from speaker.errors import SpeakerError
 from speaker.service import EncodedChunk, PreparedSpeech, SpeechService
 
@@ -40,15 +41,6 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     429: {"model": ErrorResponse},
     503: {"model": ErrorResponse},
 }
-
-
-def _headers(speech: PreparedSpeech) -> dict[str, str]:
-    return {
-        "x-speaker-engine": speech.engine,
-        "x-speaker-voice": speech.voice.id,
-        "x-speaker-sample-rate": str(OUTPUT_SAMPLE_RATE),
-        "cache-control": "no-store",
-    }
 
 
 def _sse(event: str, data: BaseModel | dict[str, object]) -> bytes:
@@ -109,19 +101,6 @@ async def _events(
         await rest.aclose()
 
 
-async def _audio(
-    first: EncodedChunk, rest: AsyncGenerator[EncodedChunk, None]
-) -> AsyncIterator[bytes]:
-    try:
-        chunk: EncodedChunk | None = first
-        while chunk is not None:
-            if chunk.data:
-                yield chunk.data
-            chunk = await anext(rest, None)
-    finally:
-        await rest.aclose()
-
-
 @router.post(
     "/stream",
     summary="Stream speech as server-sent events, one event per text chunk",
@@ -138,13 +117,12 @@ async def stream_speech(
     body: StreamRequest, runtime: ReadyRuntime, client: ClientId
 ) -> StreamingResponse:
     """Speak `input` as SSE: each chunk's text, duration and base64 audio as soon as it exists."""
-    service = runtime.service
-    speech = await service.prepare(body.to_order(client))
-    chunks = service.stream(speech)
-    # Awaiting the first chunk lets an engine failure still become an error status.
-    first = await anext(chunks)
+    speech = await runtime.service.prepare(body.to_order(client))
+    first, chunks = await begin(runtime.service, speech)
     return StreamingResponse(
-        _events(speech, first, chunks), media_type="text/event-stream", headers=_headers(speech)
+        _events(speech, first, chunks),
+        media_type="text/event-stream",
+        headers=speech_headers(speech),
     )
 
 
@@ -164,10 +142,6 @@ async def long_speech(
     body: LongRequest, runtime: ReadyRuntime, client: ClientId
 ) -> StreamingResponse:
     """Speak up to SPEAKER_MAX_LONG_INPUT_CHARS characters, audio flowing as it is made."""
-    service = runtime.service
-    speech = await service.prepare(body.to_order(client), long_form=True)
-    chunks = service.stream(speech)
-    first = await anext(chunks)
-    return StreamingResponse(
-        _audio(first, chunks), media_type=content_type(speech.fmt), headers=_headers(speech)
-    )
+    speech = await runtime.service.prepare(body.to_order(client), long_form=True)
+    first, chunks = await begin(runtime.service, speech)
+    return audio_response(speech, first, chunks)
