@@ -198,9 +198,6 @@ def voices() -> None:
     runtime = _load(_settings())
     try:
         table = Table("id", "engine", "language", "rate", "source", "OpenAI names")
-        aliases: dict[str, list[str]] = {}
-        for alias, target in runtime.catalog.aliases.items():
-            aliases.setdefault(target, []).append(alias)
         for voice in runtime.catalog.voices():
             table.add_row(
                 voice.id,
@@ -208,7 +205,7 @@ def voices() -> None:
                 voice.language,
                 str(voice.sample_rate),
                 voice.source,
-                ", ".join(aliases.get(voice.id, [])),
+                ", ".join(runtime.catalog.aliases_of(voice.id)),
             )
         Console().print(table)
     finally:

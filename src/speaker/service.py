@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from speaker.audio.formats import AudioFormat
 from speaker.audio.pipeline import AudioPipeline
@@ -22,6 +23,13 @@ from speaker.voices.catalog import VoiceCatalog
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 # Usage is reported like OpenAI's: output tokens as 20 ms audio frames.
 AUDIO_TOKENS_PER_SECOND = 50
+
+
+async def _encode(pipeline: AudioPipeline, work: Callable[[], bytes]) -> tuple[bytes, float]:
+    """Run encoder work off the event loop; return its bytes and the seconds of audio it wrote."""
+    before = pipeline.seconds_out
+    data = await asyncio.to_thread(work)
+    return data, pipeline.seconds_out - before
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,9 @@ class SpeechService:
         """Configured budget of later chunks."""
         return self._settings.max_chunk_chars
 
+    def _normalizes(self, order: SpeechOrder) -> bool:
+        return self._settings.normalize_text if order.normalize is None else order.normalize
+
     def resolve(self, order: SpeechOrder) -> tuple[str, VoiceInfo]:
         """The engine and voice an order names."""
         engine = resolve_model(order.model, self._engines, self._settings.default_engine)
@@ -135,7 +146,7 @@ class SpeechService:
         else:
             self._check_text(order.text, self._settings.max_input_chars, "SPEAKER_MAX_INPUT_CHARS")
         engine, voice = self.resolve(order)
-        normalize = self._settings.normalize_text if order.normalize is None else order.normalize
+        normalize = self._normalizes(order)
         first = order.first_chunk_chars or self._settings.first_chunk_chars
         most = order.max_chunk_chars or max(self._settings.max_chunk_chars, first)
         chunks = await asyncio.to_thread(
@@ -179,7 +190,7 @@ class SpeechService:
     def live(self, order: SpeechOrder) -> LiveSpeech:
         """A session whose text arrives over time (WebSocket, LLM tokens); `order.text` unused."""
         engine, voice = self.resolve(order)
-        normalize = self._settings.normalize_text if order.normalize is None else order.normalize
+        normalize = self._normalizes(order)
         stream = self._scheduler.open_stream(
             engine,
             voice.id,
@@ -204,9 +215,9 @@ class SpeechService:
         try:
             async for index, audio in segments:
                 last = index == last_index
-                before = pipeline.seconds_out
-                data = await asyncio.to_thread(pipeline.feed, audio.samples, last=last)
-                seconds = pipeline.seconds_out - before
+                data, seconds = await _encode(
+                    pipeline, partial(pipeline.feed, audio.samples, last=last)
+                )
                 yield EncodedChunk(index, speech.chunks[index], data, seconds, last)
         finally:
             await segments.aclose()
@@ -279,15 +290,12 @@ class LiveSpeech:
         """Encoded audio as each chunk is synthesized; the last item closes the file."""
         segments = self._stream.segments()
         try:
+            pipeline = self._pipeline
             async for index, audio in segments:
-                before = self._pipeline.seconds_out
-                data = await asyncio.to_thread(self._pipeline.feed, audio.samples, last=False)
-                seconds = self._pipeline.seconds_out - before
+                feed = partial(pipeline.feed, audio.samples, last=False)
+                data, seconds = await _encode(pipeline, feed)
                 yield EncodedChunk(index, self._texts[index], data, seconds, False)
-            before = self._pipeline.seconds_out
-            tail = await asyncio.to_thread(self._pipeline.close)
-            yield EncodedChunk(
-                len(self._texts), "", tail, self._pipeline.seconds_out - before, True
-            )
+            tail, seconds = await _encode(pipeline, pipeline.close)
+            yield EncodedChunk(len(self._texts), "", tail, seconds, True)
         finally:
             await segments.aclose()

@@ -91,8 +91,6 @@ class _LoadedVoice:
         self.files = files
         config_dict: dict[str, Any] = json.loads(files.config_path.read_text(encoding="utf-8"))
         self.config = PiperConfig.from_dict(config_dict)
-        self.language = str(config_dict.get("language", {}).get("code") or self.config.espeak_voice)
-        self.quality = str(config_dict.get("audio", {}).get("quality", ""))
         options = onnxruntime.SessionOptions()
         # With one intra-op thread, ONNX Runtime computes on the calling thread and releases the
         # GIL, so several workers can run one session at once without loading it twice.

@@ -35,7 +35,6 @@ class PoolStats:
     failed: int
     audio_seconds: float
     busy_seconds: float
-    characters: int
     recent_audio_seconds: float
     recent_busy_seconds: float
     batches: int
@@ -60,7 +59,6 @@ class WorkerPool:
         self._failed = 0
         self._audio_seconds = 0.0
         self._busy_seconds = 0.0
-        self._characters = 0
         self._recent_audio = 0.0
         self._recent_busy = 0.0
 
@@ -105,7 +103,6 @@ class WorkerPool:
                 failed=self._failed,
                 audio_seconds=self._audio_seconds,
                 busy_seconds=self._busy_seconds,
-                characters=self._characters,
                 recent_audio_seconds=self._recent_audio,
                 recent_busy_seconds=self._recent_busy,
                 batches=self._batches,
@@ -171,7 +168,6 @@ class WorkerPool:
                         started,
                         len(batch),
                         audio_seconds=sum(a.duration for a in audios),
-                        characters=sum(len(item.text) for item in batch),
                     )
                     for item, audio in zip(batch, audios, strict=True):
                         item.future.set_result(audio)
@@ -196,11 +192,9 @@ class WorkerPool:
         *,
         failed: bool = False,
         audio_seconds: float = 0.0,
-        characters: int = 0,
     ) -> None:
         busy = time.perf_counter() - started
         with self._cond:
-            self._characters += characters
             self._busy -= 1
             self._busy_seconds += busy
             self._audio_seconds += audio_seconds

@@ -34,6 +34,10 @@ class VoiceCatalog:
         self.default_voice = default_voice
         self.aliases = {name: voice_map.get(name, default_voice) for name in OPENAI_VOICE_NAMES}
 
+    def aliases_of(self, voice_id: str) -> list[str]:
+        """The OpenAI voice names that reach a voice."""
+        return [alias for alias, target in self.aliases.items() if target == voice_id]
+
     def voices(self, engine: str | None = None) -> list[VoiceInfo]:
         """Every voice, optionally of one engine."""
         return [v for v in self._by_id.values() if engine is None or v.engine == engine]

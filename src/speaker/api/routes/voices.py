@@ -14,9 +14,6 @@ router = APIRouter(prefix="/v1/audio", tags=["openai"])
 async def list_voices(runtime: ReadyRuntime, engine: str | None = None) -> VoiceList:
     """Every voice; `engine` filters."""
     catalog = runtime.catalog
-    aliases: dict[str, list[str]] = {}
-    for alias, target in catalog.aliases.items():
-        aliases.setdefault(target, []).append(alias)
     voices = [
         VoiceObject(
             id=v.id,
@@ -28,7 +25,7 @@ async def list_voices(runtime: ReadyRuntime, engine: str | None = None) -> Voice
             tags=list(v.tags),
             sample_rate=v.sample_rate,
             source=v.source,
-            aliases=aliases.get(v.id, []),
+            aliases=catalog.aliases_of(v.id),
         )
         for v in catalog.voices(engine)
     ]
