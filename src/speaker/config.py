@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     default_engine: str = "piper"
     """Engine used for OpenAI model names (`tts-1`, `tts-1-hd`, `gpt-4o-mini-tts*`)."""
 
+    engines: str = ""
+    """More engines to load besides the default one, comma-separated (e.g. `csm`)."""
+
     default_voice: str = "en_US-joe-medium"
     """Voice used when a request names none, and for OpenAI voice names without a mapping."""
 
@@ -117,6 +120,48 @@ class Settings(BaseSettings):
     max_pause_ms: Annotated[int, Field(ge=0, le=2000)] = 250
     """Longest silence kept where two chunks join."""
 
+    database_url: str = ""
+    """SQLAlchemy URL of the metadata database; empty: SQLite at `<data_dir>/speaker.db`."""
+
+    require_consent: bool = False
+    """Refuse native voice uploads without a consent recording (OpenAI's route always needs one)."""
+
+    max_voice_upload_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
+    """Largest reference-audio or consent upload; larger ones get 413 before they are read."""
+
+    voice_min_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
+    """Shortest reference audio accepted for cloning, after silence is trimmed."""
+
+    voice_max_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    """Longest reference audio accepted for cloning, after silence is trimmed."""
+
+    whisper_model: str = ""
+    """faster-whisper model directory for automatic transcripts; empty: the shipped tiny.en."""
+
+    csm_model: str = "sesame/csm-1b"
+    """CSM checkpoint: a Hugging Face repo id, read from `<models_dir>/<name>` when present."""
+
+    csm_device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where CSM runs; `auto` picks CUDA when present."""
+
+    csm_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    """CSM weights' precision; `auto` is bfloat16 on CUDA and float32 on CPU."""
+
+    csm_tf32: bool = True
+    """Allow TF32 matrix maths on CUDA (faster, tiny precision loss)."""
+
+    csm_compile: bool = False
+    """`torch.compile` the CSM decoders with CUDA graphs (slow first request, faster after)."""
+
+    csm_expandable_segments: bool = True
+    """Use PyTorch's expandable CUDA memory segments, which keep long sessions from fragmenting."""
+
+    csm_max_batch: Annotated[int, Field(ge=1, le=256)] = 8
+    """Most concurrent CSM requests decoded in one batch."""
+
+    models_offline: bool = False
+    """Never download weights; a missing model is a start-up error naming the directory to fill."""
+
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Logging threshold."""
 
@@ -148,6 +193,12 @@ class Settings(BaseSettings):
     def resolved_models_dir(self) -> Path:
         """Directory that holds engine checkpoints."""
         return self.models_dir or self.data_dir / "models"
+
+    @cached_property
+    def engine_names(self) -> list[str]:
+        """Engines to load, the default one first."""
+        extra = [n.strip() for n in self.engines.split(",") if n.strip()]
+        return list(dict.fromkeys([self.default_engine, *extra]))
 
     @cached_property
     def worker_count(self) -> int:

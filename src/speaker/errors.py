@@ -64,6 +64,20 @@ class PayloadTooLargeError(SpeakerError):
     error_type = "invalid_request_error"
 
 
+class UnsupportedMediaError(SpeakerError):
+    """The uploaded file is not audio in a format Speaker can read (415)."""
+
+    status_code = 415
+    error_type = "invalid_request_error"
+
+
+class ConflictError(SpeakerError):
+    """The request clashes with the current state of a resource (409)."""
+
+    status_code = 409
+    error_type = "invalid_request_error"
+
+
 class UnprocessableError(SpeakerError):
     """The request is well-formed but its content cannot be used (422)."""
 

@@ -12,7 +12,12 @@ from speaker.engines.base import Engine, EngineInfo
 from speaker.engines.registry import build_engines
 from speaker.scheduler import Scheduler, SchedulerConfig
 from speaker.service import SpeechService
+from speaker.storage.database import Database, sqlite_url
 from speaker.voices.catalog import VoiceCatalog
+from speaker.voices.consents import ConsentStore
+from speaker.voices.library import IntakeLimits, VoiceLibrary
+from speaker.voices.previews import VoicePreviews
+from speaker.voices.transcribe import Transcriber
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +43,10 @@ class Runtime:
             ),
         )
         self._catalog: VoiceCatalog | None = None
+        self._library: VoiceLibrary | None = None
+        self._consents: ConsentStore | None = None
+        self._database: Database | None = None
+        self._previews: VoicePreviews | None = None
         self._service: SpeechService | None = None
         self._ready = threading.Event()
         self._draining = threading.Event()
@@ -57,6 +66,27 @@ class Runtime:
         return self._catalog
 
     @property
+    def library(self) -> VoiceLibrary:
+        """The cloned-voice library (available once loaded)."""
+        if self._library is None:
+            raise RuntimeError("runtime not loaded")
+        return self._library
+
+    @property
+    def consents(self) -> ConsentStore:
+        """The consent recordings (available once loaded)."""
+        if self._consents is None:
+            raise RuntimeError("runtime not loaded")
+        return self._consents
+
+    @property
+    def previews(self) -> VoicePreviews:
+        """Cached voice previews (available once loaded)."""
+        if self._previews is None:
+            raise RuntimeError("runtime not loaded")
+        return self._previews
+
+    @property
     def service(self) -> SpeechService:
         """The speech service (available once loaded)."""
         if self._service is None:
@@ -68,11 +98,18 @@ class Runtime:
         try:
             for name, engine in self.engines.items():
                 self.engine_infos[name] = engine.load()
+            self._open_library()
             self._catalog = VoiceCatalog(
-                self.engines, self.settings.default_voice, self.settings.voice_map
+                self.engines, self.settings.default_voice, self.settings.voice_map, self._library
             )
             self._service = SpeechService(
                 self.settings, self.engines, self._catalog, self.scheduler
+            )
+            self._previews = VoicePreviews(
+                self.settings.data_dir / "previews",
+                self._service,
+                self._catalog,
+                self.engine_infos,
             )
             self.scheduler.start(min(info.realtime_factor for info in self.engine_infos.values()))
         except BaseException as exc:
@@ -81,6 +118,31 @@ class Runtime:
         self.ready_seconds = time.time() - self.created_at
         self._ready.set()
         log.info("speaker ready in %.2f s", self.ready_seconds)
+
+    def _open_library(self) -> None:
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self._database = Database(
+            settings.database_url or sqlite_url(settings.data_dir / "speaker.db")
+        )
+        library_dir = settings.data_dir / "library"
+        self._consents = ConsentStore(self._database, library_dir / "consents")
+        self._library = VoiceLibrary(
+            self._database,
+            library_dir / "voices",
+            self.engines,
+            Transcriber(settings.whisper_model or None),
+            IntakeLimits(
+                min_seconds=settings.voice_min_seconds,
+                max_seconds=settings.voice_max_seconds,
+                max_bytes=settings.max_voice_upload_bytes,
+            ),
+        )
+        imported = self._library.import_folder(settings.resolved_voices_dir)
+        if imported:
+            log.info(
+                "imported %d voice(s) dropped into %s", len(imported), settings.resolved_voices_dir
+            )
 
     @property
     def draining(self) -> bool:
@@ -106,3 +168,5 @@ class Runtime:
         self.scheduler.stop(timeout)
         for engine in self.engines.values():
             engine.close()
+        if self._database is not None:
+            self._database.close()

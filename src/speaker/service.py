@@ -12,13 +12,14 @@ from functools import partial
 from speaker.audio.formats import AudioFormat
 from speaker.audio.pipeline import AudioPipeline
 from speaker.config import Settings
-from speaker.engines.base import Engine, SynthesisParams, VoiceInfo
+from speaker.engines.base import CloningEngine, Engine, SynthesisParams, VoiceInfo, VoiceReference
 from speaker.engines.registry import resolve_model
 from speaker.errors import InvalidRequestError
 from speaker.scheduler import Scheduler, SpeechStream
 from speaker.text import chunk_text, normalize_text
 from speaker.text.incremental import SentenceBuffer
 from speaker.voices.catalog import VoiceCatalog
+from speaker.voices.records import VoiceRecord
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 # Usage is reported like OpenAI's: output tokens as 20 ms audio frames.
@@ -66,7 +67,8 @@ class PreparedSpeech:
 
 @dataclass(frozen=True)
 class EncodedChunk:
-    """Encoded bytes for one text chunk; the last one also closes the file."""
+    """Encoded bytes for one text chunk, or part of one from an engine that streams within
+    chunks (then only the first part carries the text); the last one also closes the file."""
 
     index: int
     text: str
@@ -132,7 +134,53 @@ class SpeechService:
     def resolve(self, order: SpeechOrder) -> tuple[str, VoiceInfo]:
         """The engine and voice an order names."""
         engine = resolve_model(order.model, self._engines, self._settings.default_engine)
-        return engine, self._catalog.resolve(order.voice, engine, by_id=order.voice_by_id)
+        cloned = self._catalog.cloned(order.voice)
+        if cloned is None:
+            return engine, self._catalog.resolve(order.voice, engine, by_id=order.voice_by_id)
+        engine = self._cloning_engine(engine, explicit=order.model in self._engines, voice=cloned)
+        voices = self._engines[engine].voices()
+        return engine, VoiceInfo(
+            id=cloned.id,
+            name=cloned.name,
+            engine=engine,
+            language=cloned.language,
+            sample_rate=voices[0].sample_rate if voices else 24_000,
+            gender=cloned.gender,
+            description=cloned.description,
+            tags=cloned.tags,
+            source="cloned",
+        )
+
+    def _cloning_engine(self, engine: str, *, explicit: bool, voice: VoiceRecord) -> str:
+        # OpenAI model names mean "the best engine for this voice"; a named engine is taken
+        # at its word.
+        if self._engines[engine].capabilities.cloning:
+            return engine
+        cloning = [n for n, e in self._engines.items() if e.capabilities.cloning]
+        if cloning and not explicit:
+            return cloning[0]
+        suggestion = (
+            f"use model {cloning[0]!r}, which can speak cloned voices"
+            if cloning
+            else 'install a cloning engine (pip install "speaker-tts[csm]") and start the '
+            "server with SPEAKER_ENGINES=csm"
+        )
+        raise InvalidRequestError(
+            f"voice {voice.id!r} ({voice.name}) is a cloned voice; engine {engine!r} cannot "
+            "speak cloned voices",
+            code="voice_requires_cloning_engine",
+            param="voice",
+            suggestion=suggestion,
+            extra={"cloning_engines": cloning},
+        )
+
+    def reference(self, engine: str, voice: VoiceInfo) -> VoiceReference | None:
+        """A cloned voice's conditioning for the engine; None for built-in voices."""
+        model = self._engines[engine]
+        if voice.source != "cloned" or self._catalog.library is None:
+            return None
+        assert isinstance(model, CloningEngine)
+        return self._catalog.library.reference(voice.id, model)
 
     async def prepare(self, order: SpeechOrder, *, long_form: bool = False) -> PreparedSpeech:
         """Validate and resolve an order; every input error is raised here, before any audio.
@@ -146,6 +194,7 @@ class SpeechService:
         else:
             self._check_text(order.text, self._settings.max_input_chars, "SPEAKER_MAX_INPUT_CHARS")
         engine, voice = self.resolve(order)
+        reference = await asyncio.to_thread(self.reference, engine, voice)
         normalize = self._normalizes(order)
         first = order.first_chunk_chars or self._settings.first_chunk_chars
         most = order.max_chunk_chars or max(self._settings.max_chunk_chars, first)
@@ -163,7 +212,9 @@ class SpeechService:
             engine=engine,
             voice=voice,
             fmt=order.fmt,
-            params=SynthesisParams(speed=order.speed, instructions=order.instructions),
+            params=SynthesisParams(
+                speed=order.speed, instructions=order.instructions, reference=reference
+            ),
             chunks=chunks,
             input_chars=len(order.text),
             input_tokens=len(_TOKEN.findall(order.text)),
@@ -191,10 +242,15 @@ class SpeechService:
         """A session whose text arrives over time (WebSocket, LLM tokens); `order.text` unused."""
         engine, voice = self.resolve(order)
         normalize = self._normalizes(order)
+        params = SynthesisParams(
+            speed=order.speed,
+            instructions=order.instructions,
+            reference=self.reference(engine, voice),
+        )
         stream = self._scheduler.open_stream(
             engine,
             voice.id,
-            SynthesisParams(speed=order.speed, instructions=order.instructions),
+            params,
             [],
             open_ended=True,
             client=order.client,
@@ -211,16 +267,22 @@ class SpeechService:
             speech.engine, speech.voice.id, speech.params, speech.chunks, client=speech.client
         )
         last_index = stream.chunk_count - 1
-        segments = stream.segments()
+        pieces = stream.pieces()
         try:
-            async for index, audio in segments:
-                last = index == last_index
-                data, seconds = await _encode(
-                    pipeline, partial(pipeline.feed, audio.samples, last=last)
+            async for piece in pieces:
+                last = piece.index == last_index and piece.closes
+                feed = partial(
+                    pipeline.feed,
+                    piece.audio.samples,
+                    last=last,
+                    opens=piece.opens,
+                    closes=piece.closes,
                 )
-                yield EncodedChunk(index, speech.chunks[index], data, seconds, last)
+                data, seconds = await _encode(pipeline, feed)
+                text = speech.chunks[piece.index] if piece.opens else ""
+                yield EncodedChunk(piece.index, text, data, seconds, last)
         finally:
-            await segments.aclose()
+            await pieces.aclose()
             stream.cancel()
 
     async def synthesize(self, order: SpeechOrder) -> bytes:
@@ -288,14 +350,21 @@ class LiveSpeech:
 
     async def chunks(self) -> AsyncGenerator[EncodedChunk, None]:
         """Encoded audio as each chunk is synthesized; the last item closes the file."""
-        segments = self._stream.segments()
+        pieces = self._stream.pieces()
         try:
             pipeline = self._pipeline
-            async for index, audio in segments:
-                feed = partial(pipeline.feed, audio.samples, last=False)
+            async for piece in pieces:
+                feed = partial(
+                    pipeline.feed,
+                    piece.audio.samples,
+                    last=False,
+                    opens=piece.opens,
+                    closes=piece.closes,
+                )
                 data, seconds = await _encode(pipeline, feed)
-                yield EncodedChunk(index, self._texts[index], data, seconds, False)
+                text = self._texts[piece.index] if piece.opens else ""
+                yield EncodedChunk(piece.index, text, data, seconds, False)
             tail, seconds = await _encode(pipeline, pipeline.close)
             yield EncodedChunk(len(self._texts), "", tail, seconds, True)
         finally:
-            await segments.aclose()
+            await pieces.aclose()

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from speaker.api.errors import install_error_handlers
 from speaker.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from speaker.api.routes import health, models, speech, tts, tts_ws, voices
+from speaker.api.routes import consents, health, library, models, speech, tts, tts_ws, voices
 from speaker.config import Settings
 from speaker.runtime import Runtime
 
@@ -56,8 +56,14 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        upload_bytes=settings.max_voice_upload_bytes,
+        bulk_paths=("/v1/voices/import",),
+    )
     app.add_middleware(RequestIdMiddleware)
-    for module in (health, models, voices, speech, tts, tts_ws):
+    app.include_router(library.openai_router)
+    for module in (health, models, voices, speech, tts, tts_ws, consents, library):
         app.include_router(module.router)
     return app

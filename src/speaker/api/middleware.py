@@ -48,17 +48,40 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
-class BodySizeLimitMiddleware:
-    """Refuses bodies over a limit with 413, by header before reading, or while reading."""
+# Form fields and multipart boundaries around an uploaded file.
+_FORM_OVERHEAD = 64 * 1024
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies over a limit with 413, by header before reading, or while reading.
+
+    JSON bodies get `max_bytes`; file uploads (multipart forms) get `upload_bytes` plus room
+    for the other form fields, and paths in `bulk_paths` (archive imports) ten times that.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        upload_bytes: int | None = None,
+        bulk_paths: tuple[str, ...] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes or max_bytes
+        self.bulk_paths = bulk_paths
 
-    async def _refuse(self, send: Send) -> None:
+    def _limit(self, scope: Scope) -> int:
+        content_type = dict(scope.get("headers", [])).get(b"content-type", b"")
+        if not content_type.startswith(b"multipart/form-data"):
+            return self.max_bytes
+        upload = self.upload_bytes + _FORM_OVERHEAD
+        return upload * 10 if scope.get("path", "") in self.bulk_paths else upload
+
+    async def _refuse(self, send: Send, limit: int) -> None:
         body = json.dumps(
             error_body(
-                f"request body is larger than {self.max_bytes} bytes",
+                f"request body is larger than {limit} bytes",
                 code="request_too_large",
                 error_type="invalid_request_error",
             )
@@ -81,9 +104,10 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         received = 0
 
@@ -92,10 +116,10 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     # An HTTPException passes through FastAPI's body parsing untouched and is
                     # rendered by the app's own error handler.
-                    raise HTTPException(413, f"request body is larger than {self.max_bytes} bytes")
+                    raise HTTPException(413, f"request body is larger than {limit} bytes")
             return message
 
         await self.app(scope, counting_receive, send)

@@ -20,9 +20,11 @@ class AudioPipeline:
         self.samples_out = 0
         self._closed = False
 
-    def feed(self, samples: np.ndarray, *, last: bool) -> bytes:
-        """Encode one engine chunk; with `last`, also flush and close the file."""
-        smoothed = self._smoother.process(samples, last=last)
+    def feed(
+        self, samples: np.ndarray, *, last: bool, opens: bool = True, closes: bool = True
+    ) -> bytes:
+        """Encode one engine chunk (or a piece of one); with `last`, also close the file."""
+        smoothed = self._smoother.process(samples, last=last, opens=opens, closes=closes)
         resampled = self._resampler.process(smoothed)
         self.samples_out += len(resampled)
         data = self._encoder.encode(resampled)

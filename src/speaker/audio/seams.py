@@ -49,11 +49,18 @@ class SeamSmoother:
         # it is a sentence pause, the lead-in, or the tail of the response.
         self._gap: FloatArray = np.zeros(0, dtype=np.float32)
 
-    def process(self, chunk: npt.ArrayLike, *, last: bool) -> FloatArray:
-        """Return the audio ready to emit for ``chunk``; ``last`` ends the response."""
+    def process(
+        self, chunk: npt.ArrayLike, *, last: bool, opens: bool = True, closes: bool = True
+    ) -> FloatArray:
+        """Return the audio ready to emit for ``chunk``; ``last`` ends the response.
+
+        A piece of a chunk that the engine streams has an edge that is not a seam: ``opens``
+        is false where it continues the previous piece, ``closes`` where more of it follows,
+        and no fade is put at such an edge.
+        """
         x = np.asarray(chunk, dtype=np.float32).reshape(-1)
         span = self._speech_span(x)
-        x = self._soften_edges(x)
+        x = self._soften_edges(x, opens, closes)
         if span is None:
             # Bounded so a run of silent chunks cannot grow the buffer or the pause.
             self._gap = self._bound_gap(np.concatenate((self._gap, x)))
@@ -91,12 +98,12 @@ class SeamSmoother:
             return None
         return int(loud[0]) * w, min(n, (int(loud[-1]) + 1) * w)
 
-    def _soften_edges(self, x: FloatArray) -> FloatArray:
+    def _soften_edges(self, x: FloatArray, opens: bool, closes: bool) -> FloatArray:
         """Fade in/out a chunk edge that does not start or end near zero."""
         if x.size == 0:
             return x
-        fade_in = abs(float(x[0])) > self._edge_threshold
-        fade_out = abs(float(x[-1])) > self._edge_threshold
+        fade_in = opens and abs(float(x[0])) > self._edge_threshold
+        fade_out = closes and abs(float(x[-1])) > self._edge_threshold
         if not (fade_in or fade_out):
             return x
         x = x.copy()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -37,11 +38,22 @@ class EngineCapabilities:
 
 
 @dataclass(frozen=True)
+class VoiceReference:
+    """A cloned voice as an engine receives it: the conditioning that engine computed for it."""
+
+    voice_id: str
+    transcript: str
+    conditioning: Mapping[str, npt.NDArray[np.generic]]
+
+
+@dataclass(frozen=True)
 class SynthesisParams:
     """Per-request knobs an engine honours."""
 
     speed: float = 1.0
     instructions: str | None = None
+    reference: VoiceReference | None = None
+    """Set when the voice is a cloned one; only cloning engines receive it."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,21 @@ class EngineSession(Protocol):
         ...
 
 
+@runtime_checkable
+class StreamingEngineSession(EngineSession, Protocol):
+    """A session that can hand out audio while it is still generating the rest of a chunk."""
+
+    def synthesize_stream(
+        self,
+        text: str,
+        voice_id: str,
+        params: SynthesisParams,
+        cancelled: Callable[[], bool],
+    ) -> Iterator[AudioSegment]:
+        """Yield consecutive pieces of one chunk's audio; stop early once `cancelled()` is true."""
+        ...
+
+
 @dataclass(frozen=True)
 class SynthesisTask:
     """One piece of text to speak, as a batch carries it."""
@@ -123,4 +150,18 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Release everything the engine holds."""
+        ...
+
+
+@runtime_checkable
+class CloningEngine(Engine, Protocol):
+    """An engine that speaks in a voice given by reference audio and its transcript."""
+
+    conditioning_version: str
+    """Names the model and method; conditioning stored under another version is recomputed."""
+
+    def condition(
+        self, samples: Samples, sample_rate: int, transcript: str
+    ) -> dict[str, npt.NDArray[np.generic]]:
+        """Pre-compute what speaking with this reference needs, as arrays safe to store."""
         ...

@@ -28,12 +28,13 @@ ENGINE_BUILDERS: dict[str, Callable[[Settings], Engine]] = {"piper": _build_pipe
 
 def build_engines(settings: Settings) -> dict[str, Engine]:
     """Build (not load) the configured engines, the default one first."""
-    if settings.default_engine not in ENGINE_BUILDERS:
+    unknown = [name for name in settings.engine_names if name not in ENGINE_BUILDERS]
+    if unknown:
         raise ValueError(
-            f"SPEAKER_DEFAULT_ENGINE={settings.default_engine!r} is not an engine; "
-            f"choose one of {sorted(ENGINE_BUILDERS)}"
+            f"SPEAKER_DEFAULT_ENGINE / SPEAKER_ENGINES name unknown engine(s) {unknown}; "
+            f"choose from {sorted(ENGINE_BUILDERS)}"
         )
-    return {settings.default_engine: ENGINE_BUILDERS[settings.default_engine](settings)}
+    return {name: ENGINE_BUILDERS[name](settings) for name in settings.engine_names}
 
 
 def model_names(engines: Collection[str]) -> list[str]:

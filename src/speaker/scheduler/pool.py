@@ -6,14 +6,17 @@ import heapq
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+import numpy as np
 
 from speaker.engines.base import (
     AudioSegment,
     BatchEngineSession,
     Engine,
     EngineSession,
+    StreamingEngineSession,
     SynthesisTask,
 )
 from speaker.errors import SpeakerError, shutting_down
@@ -179,11 +182,27 @@ class WorkerPool:
     def _synthesize(session: EngineSession, batch: list[WorkItem]) -> list[AudioSegment]:
         if len(batch) == 1:
             item = batch[0]
+            if item.on_piece is not None and isinstance(session, StreamingEngineSession):
+                return [WorkerPool._stream_one(session, item, item.on_piece)]
             return [session.synthesize(item.text, item.voice_id, item.params)]
         assert isinstance(session, BatchEngineSession)
         return session.synthesize_batch(
             [SynthesisTask(item.text, item.voice_id, item.params) for item in batch]
         )
+
+    @staticmethod
+    def _stream_one(
+        session: StreamingEngineSession, item: WorkItem, deliver: Callable[[AudioSegment], None]
+    ) -> AudioSegment:
+        pieces = []
+        for piece in session.synthesize_stream(
+            item.text, item.voice_id, item.params, item.abandoned.is_set
+        ):
+            deliver(piece)
+            pieces.append(piece)
+        rate = pieces[0].sample_rate if pieces else 24_000
+        samples = [p.samples for p in pieces] or [np.zeros(0, dtype=np.float32)]
+        return AudioSegment(np.concatenate(samples), rate)
 
     def _finish(
         self,

@@ -6,6 +6,9 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from speaker.engines.base import AudioSegment, SynthesisParams
 from speaker.scheduler.pool import WorkerPool
@@ -18,6 +21,29 @@ CHARS_PER_SECOND = 14.0
 # A first chunk is due this soon after the request: it goes ahead of later chunks whose
 # listeners still have more than this much audio buffered, and behind those about to run dry.
 FIRST_AUDIO_SLACK = 0.2
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Audio of one chunk, or part of it when the engine streams within a chunk."""
+
+    index: int
+    audio: AudioSegment
+    opens: bool
+    """First audio of its chunk (a seam with the previous chunk)."""
+    closes: bool
+    """Last audio of its chunk; a streamed chunk ends with an empty closing piece."""
+
+
+def _deliverer(
+    loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[AudioSegment]
+) -> Callable[[AudioSegment], None]:
+    """A thread-safe callback that hands a worker's audio to the stream's event loop."""
+
+    def deliver(piece: AudioSegment) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, piece)
+
+    return deliver
 
 
 class SpeechStream:
@@ -44,6 +70,8 @@ class SpeechStream:
         self._lookahead = max(1, lookahead)
         # Delivered items are replaced by None so a long stream does not keep all its audio.
         self._items: list[WorkItem | None] = []
+        self._queues: dict[int, asyncio.Queue[AudioSegment]] = {}
+        self._streamed = False
         self._created = time.monotonic()
         self._first_audio_at: float | None = None
         self._delivered_seconds = 0.0
@@ -91,8 +119,11 @@ class SpeechStream:
 
     def _fill(self) -> None:
         limit = min(len(self._chunks), self._delivered + self._lookahead)
+        loop = asyncio.get_running_loop()
         while len(self._items) < limit:
             index = len(self._items)
+            queue: asyncio.Queue[AudioSegment] = asyncio.Queue()
+            self._queues[index] = queue
             item = WorkItem(
                 engine=self._engine,
                 text=self._chunks[index],
@@ -101,12 +132,26 @@ class SpeechStream:
                 stream_id=self.id,
                 index=index,
                 deadline=self._deadline(index),
+                on_piece=_deliverer(loop, queue) if self._streamed else None,
             )
             self._items.append(item)
             self._pool.submit(item)
 
     async def segments(self) -> AsyncGenerator[tuple[int, AudioSegment], None]:
-        """Yield `(index, audio)` for each chunk in order; closing the iterator cancels the rest."""
+        """Yield `(index, audio)` for each whole chunk in order; closing it cancels the rest."""
+        pieces = self.pieces(streamed=False)
+        try:
+            async for piece in pieces:
+                yield piece.index, piece.audio
+        finally:
+            await pieces.aclose()
+
+    async def pieces(self, *, streamed: bool = True) -> AsyncGenerator[Piece, None]:
+        """Yield audio in order as it is made, within chunks too for engines that stream.
+
+        Closing the iterator cancels the rest, including a chunk still being generated.
+        """
+        self._streamed = streamed
         try:
             while not self._closed:
                 if self._delivered == len(self._chunks):
@@ -116,25 +161,52 @@ class SpeechStream:
                     await self._more.wait()
                     continue
                 self._fill()
-                item = self._items[self._delivered]
-                assert item is not None
-                audio = await asyncio.wrap_future(item.future)
-                self._items[self._delivered] = None
-                if self._first_audio_at is None:
-                    self._first_audio_at = time.monotonic()
                 index = self._delivered
+                item = self._items[index]
+                assert item is not None
+                async for piece in self._chunk_pieces(index, item, streamed):
+                    if self._first_audio_at is None:
+                        self._first_audio_at = time.monotonic()
+                    self._delivered_seconds += piece.audio.duration
+                    yield piece
+                self._items[index] = None
+                self._queues.pop(index, None)
                 self._delivered += 1
-                self._delivered_seconds += audio.duration
-                yield index, audio
         finally:
             self.cancel()
+
+    async def _chunk_pieces(
+        self, index: int, item: WorkItem, streamed: bool
+    ) -> AsyncGenerator[Piece, None]:
+        done = asyncio.wrap_future(item.future)
+        queue = self._queues[index]
+        opened = False
+        while streamed:
+            getter = asyncio.ensure_future(queue.get())
+            finished, _ = await asyncio.wait({getter, done}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in finished:
+                getter.cancel()
+                break
+            yield Piece(index, getter.result(), opens=not opened, closes=False)
+            opened = True
+        audio = await done
+        # Pieces are queued before the future resolves; collect any not yet taken.
+        while streamed and not queue.empty():
+            yield Piece(index, queue.get_nowait(), opens=not opened, closes=False)
+            opened = True
+        if opened:
+            yield Piece(
+                index, AudioSegment(np.zeros(0, np.float32), audio.sample_rate), False, True
+            )
+        else:
+            yield Piece(index, audio, opens=True, closes=True)
 
     def cancel(self) -> None:
         """Drop every chunk not yet synthesized and give back the stream's admission slot."""
         self._closed = True
         for item in self._items[self._delivered :]:
             if item is not None:
-                item.future.cancel()
+                item.cancel()
         if self._on_finish is not None:
             self._on_finish()
             self._on_finish = None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -31,6 +33,15 @@ class WorkItem:
     enqueued_at: float = field(default_factory=time.monotonic)
     sequence: int = field(default_factory=lambda: next(_sequence))
     future: Future[AudioSegment] = field(default_factory=Future)
+    on_piece: Callable[[AudioSegment], None] | None = None
+    """Receives audio while the chunk is still generating, from engines that can stream it."""
+    abandoned: threading.Event = field(default_factory=threading.Event)
+    """Set when the listener left: a streaming engine stops mid-chunk."""
+
+    def cancel(self) -> None:
+        """Drop the item if queued, or ask a streaming engine to stop if it is running."""
+        self.future.cancel()
+        self.abandoned.set()
 
     @property
     def sort_key(self) -> tuple[int, float, int]:

@@ -7,15 +7,22 @@ from collections.abc import Mapping
 from speaker.config import OPENAI_VOICE_NAMES
 from speaker.engines.base import Engine, VoiceInfo
 from speaker.errors import InvalidRequestError, NotFoundError
+from speaker.voices.library import VoiceLibrary
+from speaker.voices.records import VoiceRecord
 
 
 class VoiceCatalog:
     """Resolves the `voice` field of a request to one engine voice."""
 
     def __init__(
-        self, engines: Mapping[str, Engine], default_voice: str, voice_map: Mapping[str, str]
+        self,
+        engines: Mapping[str, Engine],
+        default_voice: str,
+        voice_map: Mapping[str, str],
+        library: VoiceLibrary | None = None,
     ) -> None:
         self._engines = engines
+        self.library = library
         self._by_id: dict[str, VoiceInfo] = {}
         for engine in engines.values():
             for voice in engine.voices():
@@ -49,6 +56,17 @@ class VoiceCatalog:
     def get(self, voice_id: str) -> VoiceInfo | None:
         """A voice by its id, if it exists."""
         return self._by_id.get(voice_id)
+
+    def cloned(self, requested: str | None) -> VoiceRecord | None:
+        """The library voice a request names (by id, else by name) unless a built-in one matches."""
+        if requested is None or self.library is None:
+            return None
+        key = requested.strip()
+        if key in self._by_id or key.lower() in self.aliases:
+            return None
+        if key.startswith("voice_"):
+            return self.library.find(key)
+        return self.library.find_by_name(key)
 
     def resolve(self, requested: str | None, engine: str, *, by_id: bool = False) -> VoiceInfo:
         """The voice a request means, searched among the engine's voices, ids and aliases.

@@ -29,4 +29,22 @@ async def list_voices(runtime: ReadyRuntime, engine: str | None = None) -> Voice
         )
         for v in catalog.voices(engine)
     ]
+    cloning = [e.name for e in runtime.library.cloning_engines]
+    if engine is None or engine in cloning:
+        # Cloned voices are listed too, so Open WebUI and similar clients can offer them.
+        voices += [
+            VoiceObject(
+                id=r.id,
+                name=r.name,
+                engine=engine or (cloning[0] if cloning else ""),
+                language=r.language,
+                gender=r.gender,
+                description=r.description,
+                tags=list(r.tags),
+                sample_rate=24_000,
+                source="cloned",
+                aliases=[],
+            )
+            for r in runtime.library.search()
+        ]
     return VoiceList(voices=voices, data=voices, default=catalog.default_voice)

@@ -1,0 +1,210 @@
+"""Cloned voices: OpenAI's custom-voice endpoints and Speaker's native voice library."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Response, UploadFile
+
+from speaker.api.deps import ReadyRuntime
+from speaker.api.protocol_voices import (
+    ImportResult,
+    LibraryVoice,
+    LibraryVoiceList,
+    OpenAIVoice,
+    VoiceDeleted,
+    VoiceUpdate,
+)
+from speaker.api.uploads import read_upload
+from speaker.audio.formats import AudioFormat, content_type
+from speaker.errors import InvalidRequestError
+from speaker.runtime import Runtime
+from speaker.voices.records import VoiceRecord
+
+openai_router = APIRouter(prefix="/v1/audio/voices", tags=["voices"])
+router = APIRouter(prefix="/v1/voices", tags=["voices"])
+
+
+def _cloned(runtime: Runtime, record: VoiceRecord) -> LibraryVoice:
+    return LibraryVoice.cloned(record, [e.name for e in runtime.library.cloning_engines])
+
+
+def _builtin(runtime: Runtime) -> list[LibraryVoice]:
+    return [
+        LibraryVoice(
+            id=v.id,
+            name=v.name,
+            type="builtin",
+            language=v.language,
+            gender=v.gender,
+            tags=list(v.tags),
+            description=v.description,
+            engines=[v.engine],
+            source=v.source,
+            preview_url=f"/v1/voices/{v.id}/preview",
+        )
+        for v in runtime.catalog.voices()
+    ]
+
+
+@openai_router.post("", summary="Create a custom voice (OpenAI-compatible)")
+async def create_openai_voice(
+    runtime: ReadyRuntime,
+    audio_sample: UploadFile,
+    consent: Annotated[str, Form()],
+    name: Annotated[str, Form(max_length=256)],
+    transcript: Annotated[str | None, Form(max_length=2000)] = None,
+    language: Annotated[str | None, Form(max_length=35)] = None,
+) -> OpenAIVoice:
+    """Clone a voice from a sample; `consent` must name a stored consent recording."""
+    given = runtime.consents.get(consent)
+    data = await read_upload(audio_sample, runtime.settings.max_voice_upload_bytes, "audio_sample")
+    record = await asyncio.to_thread(
+        runtime.library.create,
+        data,
+        name=name,
+        language=language or given.language,
+        transcript=transcript,
+        consent_id=given.id,
+    )
+    return OpenAIVoice(**record.to_openai())
+
+
+@openai_router.delete("/{voice_id}", summary="Delete a custom voice (OpenAI-compatible)")
+async def delete_openai_voice(runtime: ReadyRuntime, voice_id: str) -> VoiceDeleted:
+    """Remove a cloned voice and everything stored for it."""
+    await asyncio.to_thread(runtime.library.delete, voice_id)
+    return VoiceDeleted(id=voice_id)
+
+
+@router.get("", summary="List voices, built-in and cloned")
+async def list_voices(
+    runtime: ReadyRuntime,
+    language: str | None = None,
+    tag: str | None = None,
+    engine: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    type: Annotated[str | None, Query(pattern="^(builtin|cloned)$")] = None,
+) -> LibraryVoiceList:
+    """Filter by language prefix (`en`), tag, engine that can speak it, name search or type."""
+    cloned = [
+        _cloned(runtime, r)
+        for r in runtime.library.search(language=language, tag=tag, engine=engine, query=q)
+    ]
+    builtin = [
+        v
+        for v in _builtin(runtime)
+        if (language is None or v.language.lower().startswith(language.lower()))
+        and (tag is None or tag in v.tags)
+        and (engine is None or engine in v.engines)
+        and (q is None or q.lower() in f"{v.name} {v.description}".lower())
+    ]
+    voices = {"cloned": cloned, "builtin": builtin}
+    data = [v for kind in ("cloned", "builtin") if type in (None, kind) for v in voices[kind]]
+    return LibraryVoiceList(data=data)
+
+
+@router.post("", summary="Clone a voice from reference audio", status_code=201)
+async def create_voice(
+    runtime: ReadyRuntime,
+    audio: UploadFile,
+    name: Annotated[str, Form(max_length=256)],
+    transcript: Annotated[str | None, Form(max_length=2000)] = None,
+    language: Annotated[str, Form(min_length=2, max_length=35)] = "en",
+    gender: Annotated[str | None, Form(max_length=32)] = None,
+    tags: Annotated[str, Form(max_length=1000)] = "",
+    description: Annotated[str, Form(max_length=2000)] = "",
+    consent: Annotated[str | None, Form()] = None,
+) -> LibraryVoice:
+    """Check the audio (3–30 s of speech), transcribe it if no transcript is given, store it."""
+    if consent is not None:
+        runtime.consents.get(consent)
+    elif runtime.settings.require_consent:
+        raise InvalidRequestError(
+            "this server requires a consent recording for every cloned voice",
+            code="consent_required",
+            param="consent",
+            suggestion="upload one with POST /v1/audio/voice_consents and pass its id",
+        )
+    data = await read_upload(audio, runtime.settings.max_voice_upload_bytes, "audio")
+    record = await asyncio.to_thread(
+        runtime.library.create,
+        data,
+        name=name,
+        language=language,
+        transcript=transcript,
+        gender=gender,
+        tags=tags.split(","),
+        description=description,
+        consent_id=consent,
+        param="audio",
+    )
+    return _cloned(runtime, record)
+
+
+@router.get("/export", summary="Export cloned voices as a zip")
+async def export_voices(
+    runtime: ReadyRuntime, ids: Annotated[str | None, Query(max_length=10_000)] = None
+) -> Response:
+    """A zip with a manifest and each reference recording; all voices unless `ids` (comma list)."""
+    wanted = [i for i in (ids or "").split(",") if i] or [v.id for v in runtime.library.search()]
+    data = await asyncio.to_thread(runtime.library.export, wanted)
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"content-disposition": 'attachment; filename="speaker-voices.zip"'},
+    )
+
+
+@router.post("/import", summary="Import voices from an export zip", status_code=201)
+async def import_voices(runtime: ReadyRuntime, file: UploadFile) -> ImportResult:
+    """Each voice in the zip passes the same checks as an upload and gets a new id."""
+    data = await read_upload(file, runtime.settings.max_voice_upload_bytes * 10, "file")
+    records = await asyncio.to_thread(runtime.library.import_zip, data)
+    return ImportResult(data=[_cloned(runtime, r) for r in records])
+
+
+@router.get("/{voice_id}", summary="One voice")
+async def get_voice(runtime: ReadyRuntime, voice_id: str) -> LibraryVoice:
+    """A cloned voice with its quality report and transcript, or a built-in voice."""
+    for builtin in _builtin(runtime):
+        if builtin.id == voice_id:
+            return builtin
+    return _cloned(runtime, runtime.library.get(voice_id))
+
+
+@router.patch("/{voice_id}", summary="Update a cloned voice's metadata")
+async def update_voice(runtime: ReadyRuntime, voice_id: str, body: VoiceUpdate) -> LibraryVoice:
+    """Change name, language, gender, tags, description or transcript."""
+    record = await asyncio.to_thread(runtime.library.update, voice_id, body.changes())
+    return _cloned(runtime, record)
+
+
+@router.delete("/{voice_id}", summary="Delete a cloned voice")
+async def delete_voice(runtime: ReadyRuntime, voice_id: str) -> VoiceDeleted:
+    """Remove a cloned voice and everything stored for it."""
+    await asyncio.to_thread(runtime.library.delete, voice_id)
+    return VoiceDeleted(id=voice_id)
+
+
+@router.get("/{voice_id}/audio", summary="A cloned voice's reference recording (WAV)")
+async def voice_audio(runtime: ReadyRuntime, voice_id: str) -> Response:
+    """The trimmed, resampled reference audio the voice was cloned from."""
+    path = runtime.library.reference_path(voice_id)
+    return Response(path.read_bytes(), media_type="audio/wav")
+
+
+@router.get("/{voice_id}/preview", summary="A short sample of a voice")
+async def preview_voice(
+    runtime: ReadyRuntime,
+    voice_id: str,
+    format: AudioFormat = AudioFormat.MP3,
+) -> Response:
+    """Synthesized once per voice, engine version and format, then served from disk."""
+    preview = await runtime.previews.render(voice_id, format)
+    return Response(
+        preview.data,
+        media_type=content_type(preview.fmt),
+        headers={"x-speaker-preview": preview.kind},
+    )

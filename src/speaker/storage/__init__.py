@@ -1,0 +1,1 @@
+"""Where state lives: the metadata database and files under the data directory."""
