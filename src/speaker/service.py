@@ -19,7 +19,6 @@ from speaker.scheduler import Scheduler, SpeechStream
 from speaker.text import chunk_text, normalize_text
 from speaker.text.incremental import SentenceBuffer
 from speaker.voices.catalog import VoiceCatalog
-from speaker.voices.records import VoiceRecord
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 # Usage is reported like OpenAI's: output tokens as 20 ms audio frames.
@@ -48,6 +47,9 @@ class SpeechOrder:
     client: str = "local"
     first_chunk_chars: int | None = None
     max_chunk_chars: int | None = None
+    reference: VoiceReference | None = None
+    """A voice given as reference audio in the request itself (not stored)."""
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -134,30 +136,45 @@ class SpeechService:
     def resolve(self, order: SpeechOrder) -> tuple[str, VoiceInfo]:
         """The engine and voice an order names."""
         engine = resolve_model(order.model, self._engines, self._settings.default_engine)
+        if order.reference is not None:
+            engine = self.cloning_engine(order.model, "the reference audio")
+            return engine, VoiceInfo(
+                id=order.reference.voice_id,
+                name="reference audio",
+                engine=engine,
+                language=order.language,
+                sample_rate=self._sample_rate(engine),
+                source="reference",
+            )
         cloned = self._catalog.cloned(order.voice)
         if cloned is None:
             return engine, self._catalog.resolve(order.voice, engine, by_id=order.voice_by_id)
-        engine = self._cloning_engine(engine, explicit=order.model in self._engines, voice=cloned)
-        voices = self._engines[engine].voices()
+        engine = self.cloning_engine(order.model, f"voice {cloned.id!r} ({cloned.name})")
         return engine, VoiceInfo(
             id=cloned.id,
             name=cloned.name,
             engine=engine,
             language=cloned.language,
-            sample_rate=voices[0].sample_rate if voices else 24_000,
+            sample_rate=self._sample_rate(engine),
             gender=cloned.gender,
             description=cloned.description,
             tags=cloned.tags,
             source="cloned",
         )
 
-    def _cloning_engine(self, engine: str, *, explicit: bool, voice: VoiceRecord) -> str:
-        # OpenAI model names mean "the best engine for this voice"; a named engine is taken
-        # at its word.
+    def _sample_rate(self, engine: str) -> int:
+        voices = self._engines[engine].voices()
+        return voices[0].sample_rate if voices else 24_000
+
+    def cloning_engine(self, model: str, what: str) -> str:
+        """The engine that speaks a cloned voice for a `model` field, or a clear 400."""
+        engine = resolve_model(model, self._engines, self._settings.default_engine)
         if self._engines[engine].capabilities.cloning:
             return engine
         cloning = [n for n, e in self._engines.items() if e.capabilities.cloning]
-        if cloning and not explicit:
+        # OpenAI model names mean "the best engine for this voice"; a named engine is taken
+        # at its word.
+        if cloning and model not in self._engines:
             return cloning[0]
         suggestion = (
             f"use model {cloning[0]!r}, which can speak cloned voices"
@@ -166,10 +183,9 @@ class SpeechService:
             "server with SPEAKER_ENGINES=csm"
         )
         raise InvalidRequestError(
-            f"voice {voice.id!r} ({voice.name}) is a cloned voice; engine {engine!r} cannot "
-            "speak cloned voices",
+            f"{what} needs a voice-cloning engine; engine {engine!r} cannot clone",
             code="voice_requires_cloning_engine",
-            param="voice",
+            param="model" if model in self._engines else "voice",
             suggestion=suggestion,
             extra={"cloning_engines": cloning},
         )
@@ -194,7 +210,7 @@ class SpeechService:
         else:
             self._check_text(order.text, self._settings.max_input_chars, "SPEAKER_MAX_INPUT_CHARS")
         engine, voice = self.resolve(order)
-        reference = await asyncio.to_thread(self.reference, engine, voice)
+        reference = order.reference or await asyncio.to_thread(self.reference, engine, voice)
         normalize = self._normalizes(order)
         first = order.first_chunk_chars or self._settings.first_chunk_chars
         most = order.max_chunk_chars or max(self._settings.max_chunk_chars, first)
@@ -245,7 +261,7 @@ class SpeechService:
         params = SynthesisParams(
             speed=order.speed,
             instructions=order.instructions,
-            reference=self.reference(engine, voice),
+            reference=order.reference or self.reference(engine, voice),
         )
         stream = self._scheduler.open_stream(
             engine,

@@ -279,3 +279,13 @@ def test_deleting_a_voice_frees_its_files(
     assert not folder.exists()
     with pytest.raises(openai.NotFoundError):
         client.audio.voices.delete(voice.id)
+
+
+def test_voice_conversion_needs_a_cloning_engine(http: httpx.Client, sample: bytes) -> None:
+    reply = http.post(
+        "/v1/audio/vc",
+        data={"input": "Say this in my voice."},
+        files={"reference_audio": ("me.wav", sample, "audio/wav")},
+    )
+    assert reply.status_code == 400
+    assert reply.json()["error"]["code"] == "voice_requires_cloning_engine"

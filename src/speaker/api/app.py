@@ -11,7 +11,17 @@ from fastapi import FastAPI
 
 from speaker.api.errors import install_error_handlers
 from speaker.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from speaker.api.routes import consents, health, library, models, speech, tts, tts_ws, voices
+from speaker.api.routes import (
+    consents,
+    health,
+    library,
+    models,
+    speech,
+    tts,
+    tts_ws,
+    vc,
+    voices,
+)
 from speaker.config import Settings
 from speaker.runtime import Runtime
 
@@ -64,6 +74,6 @@ def create_app(
     )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(library.openai_router)
-    for module in (health, models, voices, speech, tts, tts_ws, consents, library):
+    for module in (health, models, voices, speech, tts, tts_ws, consents, library, vc):
         app.include_router(module.router)
     return app

@@ -308,6 +308,22 @@ class VoiceLibrary:
             engine, voice_id, record.transcript, lambda: self._load_reference(voice_id)
         )
 
+    def adhoc_reference(
+        self, audio: bytes, transcript: str | None, engine: CloningEngine, param: str
+    ) -> VoiceReference:
+        """Conditioning for reference audio sent with one request; nothing is stored."""
+        reference = prepare_reference(
+            audio,
+            min_seconds=self.limits.min_seconds,
+            max_seconds=self.limits.max_seconds,
+            sample_rate=SAMPLE_RATE,
+            param=param,
+        )
+        given = (transcript or "").strip()
+        spoken = given or self._transcriber.transcribe(reference.samples, reference.sample_rate)
+        arrays = engine.condition(reference.samples, reference.sample_rate, spoken)
+        return VoiceReference(voice_id=new_id("ref"), transcript=spoken, conditioning=arrays)
+
     def export(self, voice_ids: Iterable[str]) -> bytes:
         """A zip of voices: a manifest plus each reference WAV; ids are reissued on import."""
         buffer = io.BytesIO()
