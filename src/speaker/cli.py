@@ -212,5 +212,77 @@ def voices() -> None:
         runtime.close()
 
 
+models_app = typer.Typer(
+    help="Checkpoints of the engines that need a download (CSM).", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB"):
+        if value < 1000:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List the checkpoints in the models directory, their sizes and the engine using each."""
+    from speaker.engines.csm.weights import KNOWN_MODELS, installed_models, model_directory
+
+    directory = _settings().resolved_models_dir
+    found = installed_models(directory)
+    table = Table("name", "engine", "size", "status", title=f"models in {directory}")
+    for model in found:
+        status = "installed" if model.complete else "incomplete (pull again)"
+        table.add_row(model.name, model.engine or "-", _size(model.size_bytes), status)
+    present = {model.name for model in found}
+    for short, known in KNOWN_MODELS.items():
+        if model_directory(known.repo_id, directory).name not in present:
+            table.add_row(short, known.engine, "-", f"not installed: speaker models pull {short}")
+    Console().print(table)
+
+
+@models_app.command("pull")
+def models_pull(
+    name: Annotated[
+        str, typer.Argument(help="A short name (csm-1b) or a Hugging Face repo id")
+    ] = "csm-1b",
+) -> None:
+    """Download a checkpoint into the models directory (gated ones need HF_TOKEN)."""
+    from speaker.engines.csm.weights import (
+        KNOWN_MODELS,
+        directory_size,
+        download,
+        is_installed,
+        model_directory,
+    )
+
+    settings = _settings()
+    known = KNOWN_MODELS.get(name)
+    repo_id = known.repo_id if known else name
+    if "/" not in repo_id:
+        console.print(
+            f"[red]error:[/red] unknown model {name!r}: use one of "
+            f"{', '.join(KNOWN_MODELS)} or a Hugging Face repo id (owner/name)"
+        )
+        raise typer.Exit(2)
+    try:
+        directory = model_directory(repo_id, settings.resolved_models_dir)
+        if is_installed(directory):
+            console.print(f"{repo_id} is already installed in {directory}")
+            return
+        console.print(f"downloading {repo_id} into {directory}")
+        download(repo_id, directory)
+    except SpeakerError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        if exc.suggestion:
+            console.print(f"[yellow]hint:[/yellow] {exc.suggestion}")
+        raise typer.Exit(1) from None
+    console.print(f"installed {repo_id} in {directory} ({_size(directory_size(directory))})")
+
+
 if __name__ == "__main__":
     app()

@@ -23,7 +23,21 @@ def _build_piper(settings: Settings) -> Engine:
     )
 
 
-ENGINE_BUILDERS: dict[str, Callable[[Settings], Engine]] = {"piper": _build_piper}
+def _build_csm(settings: Settings) -> Engine:
+    # Imported here: torch and transformers come with the `csm` extra, not the base install.
+    from speaker.engines.csm.errors import CsmUnavailableError
+
+    try:
+        from speaker.engines.csm.engine import CsmEngine
+    except ImportError as exc:
+        raise CsmUnavailableError(f"PyTorch and transformers ({exc})") from exc
+    return CsmEngine.from_settings(settings)
+
+
+ENGINE_BUILDERS: dict[str, Callable[[Settings], Engine]] = {
+    "piper": _build_piper,
+    "csm": _build_csm,
+}
 
 
 def build_engines(settings: Settings) -> dict[str, Engine]:
