@@ -251,3 +251,4 @@ def test_options_follow_the_settings(csm_settings: Settings) -> None:
     assert options.offline
     assert options.device == "cpu"
     assert options.max_batch == 4
+    assert options.cpu_threads == csm_settings.engine_threads

@@ -77,6 +77,8 @@ class CsmOptions:
     compile: bool = False
     expandable_segments: bool = True
     max_batch: int = 8
+    cpu_threads: int | None = None
+    """PyTorch's threads when running on CPU; None leaves PyTorch's default (all cores)."""
     max_audio_seconds: float = 30.0
     """Ceiling of any one text's frame budget."""
     seed: int | None = None
@@ -96,6 +98,7 @@ class CsmOptions:
             compile=settings.csm_compile,
             expandable_segments=settings.csm_expandable_segments,
             max_batch=settings.csm_max_batch,
+            cpu_threads=settings.engine_threads,
         )
 
 
@@ -214,6 +217,10 @@ class CsmEngine:
         dtype = _torch_dtype(options.dtype, device)
         if device.type == "cuda":
             torch.set_float32_matmul_precision("high" if options.tf32 else "highest")
+        elif options.cpu_threads is not None:
+            # Every worker thread runs its own team of this many threads: PyTorch's default of
+            # one per core, times the workers, would oversubscribe the cores many times over.
+            torch.set_num_threads(options.cpu_threads)
         # Everything but the codec runs at `dtype`. The codec is small next to the transformers,
         # and float32 keeps its codebooks and output free of rounding noise for little cost.
         for child in model.children():

@@ -17,7 +17,7 @@ class CsmUnavailableError(EngineError, ValueError):
         super().__init__(
             f"the csm engine needs {missing}, which is not installed (or too old)",
             code="engine_unavailable",
-            suggestion=f"install the extra: {INSTALL_HINT}",
+            suggestion=f"install the extra: {INSTALL_HINT} (add -U if an older one is there)",
         )
 
 
