@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -16,6 +16,7 @@ from speaker.engines.base import CloningEngine, Engine, SynthesisParams, VoiceIn
 from speaker.engines.registry import resolve_model
 from speaker.errors import InvalidRequestError
 from speaker.scheduler import Scheduler, SpeechStream
+from speaker.scheduler.stream import Piece
 from speaker.text import chunk_text, normalize_text
 from speaker.text.incremental import SentenceBuffer
 from speaker.voices.catalog import VoiceCatalog
@@ -30,6 +31,18 @@ async def _encode(pipeline: AudioPipeline, work: Callable[[], bytes]) -> tuple[b
     before = pipeline.seconds_out
     data = await asyncio.to_thread(work)
     return data, pipeline.seconds_out - before
+
+
+async def _encode_piece(
+    pipeline: AudioPipeline, piece: Piece, texts: Sequence[str], *, last: bool
+) -> EncodedChunk:
+    """Encode one piece of a stream; only the first piece of a chunk carries its text."""
+    feed = partial(
+        pipeline.feed, piece.audio.samples, last=last, opens=piece.opens, closes=piece.closes
+    )
+    data, seconds = await _encode(pipeline, feed)
+    text = texts[piece.index] if piece.opens else ""
+    return EncodedChunk(piece.index, text, data, seconds, last)
 
 
 @dataclass(frozen=True)
@@ -287,16 +300,7 @@ class SpeechService:
         try:
             async for piece in pieces:
                 last = piece.index == last_index and piece.closes
-                feed = partial(
-                    pipeline.feed,
-                    piece.audio.samples,
-                    last=last,
-                    opens=piece.opens,
-                    closes=piece.closes,
-                )
-                data, seconds = await _encode(pipeline, feed)
-                text = speech.chunks[piece.index] if piece.opens else ""
-                yield EncodedChunk(piece.index, text, data, seconds, last)
+                yield await _encode_piece(pipeline, piece, speech.chunks, last=last)
         finally:
             await pieces.aclose()
             stream.cancel()
@@ -370,16 +374,7 @@ class LiveSpeech:
         try:
             pipeline = self._pipeline
             async for piece in pieces:
-                feed = partial(
-                    pipeline.feed,
-                    piece.audio.samples,
-                    last=False,
-                    opens=piece.opens,
-                    closes=piece.closes,
-                )
-                data, seconds = await _encode(pipeline, feed)
-                text = self._texts[piece.index] if piece.opens else ""
-                yield EncodedChunk(piece.index, text, data, seconds, False)
+                yield await _encode_piece(pipeline, piece, self._texts, last=False)
             tail, seconds = await _encode(pipeline, pipeline.close)
             yield EncodedChunk(len(self._texts), "", tail, seconds, True)
         finally:

@@ -26,8 +26,8 @@ from speaker.storage.database import Database
 from speaker.storage.files import FileStore
 from speaker.storage.tables import voices
 from speaker.voices.conditioning import ConditioningCache, file_name
-from speaker.voices.intake import decode_audio, encode_wav, prepare_reference
-from speaker.voices.records import VoiceRecord, new_id
+from speaker.voices.intake import ReferenceAudio, decode_audio, encode_wav, prepare_reference
+from speaker.voices.records import VoiceFilter, VoiceRecord, new_id
 from speaker.voices.transcribe import Transcriber
 
 log = logging.getLogger(__name__)
@@ -146,15 +146,7 @@ class VoiceLibrary:
                 code="file_too_large",
                 param=param,
             )
-        reference = prepare_reference(
-            audio,
-            min_seconds=self.limits.min_seconds,
-            max_seconds=self.limits.max_seconds,
-            sample_rate=SAMPLE_RATE,
-            param=param,
-        )
-        given = (transcript or "").strip()
-        spoken = given or self._transcriber.transcribe(reference.samples, reference.sample_rate)
+        reference, spoken = self._intake(audio, transcript, param)
         voice_id = new_id("voice")
         staged = self._files.stage()
         try:
@@ -179,7 +171,7 @@ class VoiceLibrary:
                 "owner": owner,
                 "shared": False,
                 "transcript": spoken,
-                "transcript_source": "request" if given else "automatic",
+                "transcript_source": "request" if (transcript or "").strip() else "automatic",
                 "quality": reference.report.to_dict(),
                 "consent_id": consent_id,
                 "source": source,
@@ -191,6 +183,21 @@ class VoiceLibrary:
             self._files.remove(voice_id)
             raise
         return self.get(voice_id)
+
+    def _intake(
+        self, audio: bytes, transcript: str | None, param: str
+    ) -> tuple[ReferenceAudio, str]:
+        # The checked, trimmed reference and what it says: the given transcript, else Whisper's.
+        reference = prepare_reference(
+            audio,
+            min_seconds=self.limits.min_seconds,
+            max_seconds=self.limits.max_seconds,
+            sample_rate=SAMPLE_RATE,
+            param=param,
+        )
+        given = (transcript or "").strip()
+        spoken = given or self._transcriber.transcribe(reference.samples, reference.sample_rate)
+        return reference, spoken
 
     def _condition_all(self, voice_id: str, samples: Samples, transcript: str) -> list[str]:
         done = []
@@ -230,28 +237,25 @@ class VoiceLibrary:
             )
         return record
 
-    def search(
-        self,
-        *,
-        language: str | None = None,
-        tag: str | None = None,
-        engine: str | None = None,
-        query: str | None = None,
-    ) -> list[VoiceRecord]:
-        """Voices, newest first, filtered by language prefix, tag, engine or a name search."""
+    def search(self, wanted: VoiceFilter | None = None) -> list[VoiceRecord]:
+        """Voices, newest first, that match a filter (all of them without one)."""
+        wanted = wanted or VoiceFilter()
         with self._db.begin() as conn:
             rows = conn.execute(
                 select(voices).order_by(voices.c.created_at.desc(), voices.c.id)
             ).all()
+        cloning = [e.name for e in self.cloning_engines]
         records = [_record(r) for r in rows]
-        cloning = {e.name for e in self.cloning_engines}
         return [
             r
             for r in records
-            if (language is None or r.language.lower().startswith(language.lower()))
-            and (tag is None or tag in r.tags)
-            and (engine is None or engine in cloning)
-            and (query is None or query.lower() in f"{r.name} {r.description}".lower())
+            if wanted.accepts(
+                name=r.name,
+                description=r.description,
+                language=r.language,
+                tags=r.tags,
+                engines=cloning,
+            )
         ]
 
     def update(self, voice_id: str, changes: Mapping[str, Any]) -> VoiceRecord:
@@ -312,15 +316,7 @@ class VoiceLibrary:
         self, audio: bytes, transcript: str | None, engine: CloningEngine, param: str
     ) -> VoiceReference:
         """Conditioning for reference audio sent with one request; nothing is stored."""
-        reference = prepare_reference(
-            audio,
-            min_seconds=self.limits.min_seconds,
-            max_seconds=self.limits.max_seconds,
-            sample_rate=SAMPLE_RATE,
-            param=param,
-        )
-        given = (transcript or "").strip()
-        spoken = given or self._transcriber.transcribe(reference.samples, reference.sample_rate)
+        reference, spoken = self._intake(audio, transcript, param)
         arrays = engine.condition(reference.samples, reference.sample_rate, spoken)
         return VoiceReference(voice_id=new_id("ref"), transcript=spoken, conditioning=arrays)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,3 +71,32 @@ class VoiceRecord:
             "created_at": self.created_at,
             "type": "audio_sample",
         }
+
+
+@dataclass(frozen=True)
+class VoiceFilter:
+    """What a voice listing asks for; a criterion left as None matches every voice."""
+
+    language: str | None = None
+    """A language prefix: `en` matches `en-US` and `en_GB`."""
+    tag: str | None = None
+    engine: str | None = None
+    query: str | None = None
+    """Searched in the name and description, ignoring case."""
+
+    def accepts(
+        self,
+        *,
+        name: str,
+        description: str,
+        language: str,
+        tags: Collection[str],
+        engines: Collection[str],
+    ) -> bool:
+        """True when a voice with these facts meets every given criterion."""
+        return (
+            (self.language is None or language.lower().startswith(self.language.lower()))
+            and (self.tag is None or self.tag in tags)
+            and (self.engine is None or self.engine in engines)
+            and (self.query is None or self.query.lower() in f"{name} {description}".lower())
+        )

@@ -20,7 +20,7 @@ from speaker.api.uploads import read_upload
 from speaker.audio.formats import AudioFormat, content_type
 from speaker.errors import InvalidRequestError
 from speaker.runtime import Runtime
-from speaker.voices.records import VoiceRecord
+from speaker.voices.records import VoiceFilter, VoiceRecord
 
 openai_router = APIRouter(prefix="/v1/audio/voices", tags=["voices"])
 router = APIRouter(prefix="/v1/voices", tags=["voices"])
@@ -88,17 +88,18 @@ async def list_voices(
     type: Annotated[str | None, Query(pattern="^(builtin|cloned)$")] = None,
 ) -> LibraryVoiceList:
     """Filter by language prefix (`en`), tag, engine that can speak it, name search or type."""
-    cloned = [
-        _cloned(runtime, r)
-        for r in runtime.library.search(language=language, tag=tag, engine=engine, query=q)
-    ]
+    wanted = VoiceFilter(language=language, tag=tag, engine=engine, query=q)
+    cloned = [_cloned(runtime, r) for r in runtime.library.search(wanted)]
     builtin = [
         v
         for v in _builtin(runtime)
-        if (language is None or v.language.lower().startswith(language.lower()))
-        and (tag is None or tag in v.tags)
-        and (engine is None or engine in v.engines)
-        and (q is None or q.lower() in f"{v.name} {v.description}".lower())
+        if wanted.accepts(
+            name=v.name,
+            description=v.description,
+            language=v.language,
+            tags=v.tags,
+            engines=v.engines,
+        )
     ]
     voices = {"cloned": cloned, "builtin": builtin}
     data = [v for kind in ("cloned", "builtin") if type in (None, kind) for v in voices[kind]]
