@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -76,3 +77,11 @@ def wait_ready(url: str, timeout: float = 60.0) -> None:
             pass
         time.sleep(0.05)
     raise AssertionError(f"{url} never became ready")
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

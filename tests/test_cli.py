@@ -13,8 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from speaker.cli import app
-from tests.conftest import free_port
-from tests.helpers import decode, wait_ready
+from tests.helpers import decode, free_port, wait_ready
 
 pytestmark = pytest.mark.slow
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -30,6 +31,10 @@ OPENAI_VOICE_NAMES = (
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "speaker"
+
+
+def _default_replica_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 class Settings(BaseSettings):
@@ -162,6 +167,60 @@ class Settings(BaseSettings):
     models_offline: bool = False
     """Never download weights; a missing model is a start-up error naming the directory to fill."""
 
+    redis_url: str = ""
+    """Redis for the job queue, the audio cache and rate limits (needed by several replicas);
+    empty: all of them live in this process and on the local disk."""
+
+    replica_id: str = Field(default_factory=_default_replica_id)
+    """This process's name in job leases and logs; default `<hostname>-<pid>`."""
+
+    auth: Literal["auto", "on", "off"] = "auto"
+    """API keys: `auto` asks for one once any key exists, `on` always, `off` never. A server
+    bound beyond loopback with no key refuses to start unless this is `off`."""
+
+    rate_limit_rpm: Annotated[int, Field(ge=0)] = 0
+    """Default requests per minute for a key without its own limit; 0 means unlimited."""
+
+    rate_limit_cpm: Annotated[int, Field(ge=0)] = 0
+    """Default input characters per minute for a key without its own limit; 0 means unlimited."""
+
+    cors_origins: str = ""
+    """Comma-separated origins allowed by CORS (`*` for any); empty turns CORS off."""
+
+    cache_max_bytes: Annotated[int, Field(ge=0)] = 1024 * 1024 * 1024
+    """Size cap of the audio cache; the least recently used entries go first. 0 turns it off."""
+
+    cache_ttl_s: Annotated[int, Field(ge=0)] = 7 * 24 * 3600
+    """How long a cached response lives in Redis (Redis evicts by its own memory policy too)."""
+
+    job_workers: Annotated[int, Field(ge=0, le=64)] = 1
+    """Batch items this process synthesizes at once; 0 leaves jobs to `speaker worker`."""
+
+    job_max_items: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    """Most items one batch job may hold."""
+
+    job_lease_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
+    """How long a claimed item stays with a worker that stops renewing it (a crash) before
+    another worker takes it over."""
+
+    job_max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
+    """Tries of one item before it is marked failed."""
+
+    webhook_secret: str = ""
+    """Signs webhooks of jobs submitted without an API key (auth off); keys carry their own."""
+
+    webhook_allow_private: bool = False
+    """Allow webhook targets in loopback, private and link-local ranges (off: no SSRF)."""
+
+    webhook_max_attempts: Annotated[int, Field(ge=1, le=50)] = 6
+    """Deliveries tried before a webhook is given up."""
+
+    webhook_backoff_s: Annotated[float, Field(ge=0.01, le=3600)] = 2.0
+    """First retry delay of a failed webhook; it doubles at each attempt."""
+
+    webhook_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    """How long one webhook delivery may take."""
+
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Logging threshold."""
 
@@ -199,6 +258,11 @@ class Settings(BaseSettings):
         """Engines to load, the default one first."""
         extra = [n.strip() for n in self.engines.split(",") if n.strip()]
         return list(dict.fromkeys([self.default_engine, *extra]))
+
+    @cached_property
+    def cors_origin_list(self) -> list[str]:
+        """Origins CORS allows; empty when CORS is off."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @cached_property
     def worker_count(self) -> int:

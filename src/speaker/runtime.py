@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from functools import cached_property
 from importlib.metadata import version
+
+from redis import Redis
 
 from speaker.config import Settings
 from speaker.engines.base import Engine, EngineInfo
@@ -71,6 +74,20 @@ class Runtime:
         if self._library is None:
             raise RuntimeError("runtime not loaded")
         return self._library
+
+    @property
+    def database(self) -> Database:
+        """The metadata database (available once loaded)."""
+        if self._database is None:
+            raise RuntimeError("runtime not loaded")
+        return self._database
+
+    @cached_property
+    def redis(self) -> Redis | None:
+        """The shared Redis client when SPEAKER_REDIS_URL is set; None on a single machine."""
+        if not self.settings.redis_url:
+            return None
+        return Redis.from_url(self.settings.redis_url, health_check_interval=30)
 
     @property
     def consents(self) -> ConsentStore:
@@ -170,3 +187,6 @@ class Runtime:
             engine.close()
         if self._database is not None:
             self._database.close()
+        redis: Redis | None = self.__dict__.get("redis")
+        if redis is not None:
+            redis.close()

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from speaker.auth.principal import ANONYMOUS, Principal
 from speaker.errors import OverloadedError, shutting_down
 from speaker.runtime import Runtime
 
@@ -44,3 +45,12 @@ def client_id(request: HTTPConnection) -> str:
 
 
 ClientId = Annotated[str, Depends(client_id)]
+
+
+def current_principal(request: HTTPConnection) -> Principal:
+    """The caller the auth layer identified; anonymous (owns everything) when auth is off."""
+    principal: Principal = getattr(request.state, "principal", ANONYMOUS)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

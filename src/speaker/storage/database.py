@@ -7,9 +7,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 
-from speaker.storage.tables import metadata
+import speaker.storage.migrations
+
+_MIGRATIONS = Path(speaker.storage.migrations.__file__).parent
+# The schema as stop 2 created it, before migrations existed; such a database is stamped so.
+_FIRST_REVISION = "0001"
+# Any constant: replicas starting together take this PostgreSQL advisory lock in turn.
+_MIGRATION_LOCK = 0x5BEA4E5
 
 
 def sqlite_url(path: Path) -> str:
@@ -25,7 +33,25 @@ class Database:
         self._engine: Engine = create_engine(url, future=True)
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self._engine)
+        self.migrate()
+
+    @property
+    def dialect(self) -> str:
+        """The SQLAlchemy dialect name: `sqlite` or `postgresql`."""
+        return self._engine.dialect.name
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision; replicas starting together take turns."""
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        with self._engine.begin() as connection:
+            if self.dialect == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+            config.attributes["connection"] = connection
+            tables = set(inspect(connection).get_table_names())
+            if "voices" in tables and "alembic_version" not in tables:
+                command.stamp(config, _FIRST_REVISION)
+            command.upgrade(config, "head")
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:

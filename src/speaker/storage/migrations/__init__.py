@@ -1,0 +1,1 @@
+"""Alembic migrations of the metadata schema; `Database` applies them at start-up."""
