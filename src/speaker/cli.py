@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, BinaryIO
@@ -14,13 +20,19 @@ import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from speaker.audio.formats import AudioFormat
+from speaker.auth.audit import Action, AuditLog, AuditQuery
+from speaker.auth.keys import KeyStore
+from speaker.auth.principal import ANONYMOUS, Role
+from speaker.auth.startup import ExposedWithoutKeysError, check_exposure
 from speaker.config import Settings, SettingsError, load_settings
 from speaker.errors import SpeakerError
 from speaker.observability.logs import configure_logging
-from speaker.runtime import Runtime
+from speaker.runtime import Runtime, open_database
 from speaker.service import SpeechOrder
+from speaker.storage.database import Database
 
 app = typer.Typer(
     name="speaker",
@@ -29,6 +41,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True)
+log = logging.getLogger(__name__)
 
 
 def _settings(**overrides: object) -> Settings:
@@ -63,6 +76,7 @@ def serve(
 
     settings = _settings(host=host, port=port, workers=workers, log_level=log_level)
     configure_logging(settings.log_level, json_logs=settings.log_json)
+    _check_exposure(settings)
     try:
         runtime = Runtime(settings)
     except ValueError as exc:
@@ -92,6 +106,37 @@ def serve(
         raise typer.Exit(2)
 
 
+def _check_exposure(settings: Settings) -> None:
+    """Exit (2) rather than serve beyond loopback with nothing protecting the API."""
+    try:
+        active = 0 if settings.auth == "off" else _active_keys(settings)
+        warning = check_exposure(settings.host, settings.auth, active)
+    except ExposedWithoutKeysError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if warning is not None:
+        log.warning("%s", warning)
+
+
+def _active_keys(settings: Settings) -> int:
+    with _database(settings) as database:
+        return KeyStore(database).active_count()
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[Database]:
+    """The configured metadata database, for commands that need no engines."""
+    try:
+        database = open_database(settings)
+    except SQLAlchemyError as exc:
+        console.print(f"[red]error:[/red] cannot open the database: {exc}")
+        raise typer.Exit(2) from None
+    try:
+        yield database
+    finally:
+        database.close()
+
+
 class DrainingServer(uvicorn.Server):
     """On the first SIGTERM/SIGINT: readiness off, new work refused, streams finish, then exit."""
 
@@ -114,6 +159,37 @@ class DrainingServer(uvicorn.Server):
         if not self._runtime.drain(self._timeout):
             console.print("drain timeout: exiting with streams still in flight")
         super().handle_exit(sig, frame)
+
+
+@app.command()
+def worker(
+    jobs: Annotated[
+        int | None,
+        typer.Option(help="Job items synthesized at once [env: SPEAKER_JOB_WORKERS, 0 → 1]"),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Engine worker threads, 0 = one per core")
+    ] = None,
+) -> None:
+    """Run batch-job workers only (no HTTP) until SIGTERM or Ctrl-C; items in synthesis then
+    go back to the queue for another worker."""
+    base = _settings(workers=workers)
+    settings = _settings(workers=workers, job_workers=jobs or base.job_workers or 1)
+    configure_logging(settings.log_level, json_logs=settings.log_json)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _sig, _frame: stop.set())
+    runtime = _load(settings)
+    console.print(
+        f"worker {settings.replica_id}: {settings.job_workers} job item(s) at a time; "
+        "stop with Ctrl-C or SIGTERM"
+    )
+    try:
+        # Waking now and then lets the signal handler run even where a wait cannot be interrupted.
+        while not stop.wait(1.0):
+            pass
+    finally:
+        runtime.close()
 
 
 def _read_text(text: str | None, file: Path | None) -> str:
@@ -149,7 +225,8 @@ def say(
     if fmt is None:
         suffix = output.suffix.lstrip(".").lower()
         fmt = AudioFormat(suffix) if suffix in AudioFormat._value2member_map_ else AudioFormat.MP3
-    settings = _settings(max_input_chars=max(len(content), 1))
+    # No job workers: a one-off command must not pick up the server's batch jobs.
+    settings = _settings(max_input_chars=max(len(content), 1), job_workers=0)
     runtime = _load(settings)
     order = SpeechOrder(
         text=content, model=model, voice=voice, fmt=fmt, speed=speed, normalize=normalize
@@ -195,7 +272,7 @@ async def _say(runtime: Runtime, order: SpeechOrder, output: Path) -> float:
 @app.command()
 def voices() -> None:
     """List the voices this installation can speak with."""
-    runtime = _load(_settings())
+    runtime = _load(_settings(job_workers=0))
     try:
         table = Table("id", "engine", "language", "rate", "source", "OpenAI names")
         for voice in runtime.catalog.voices():
@@ -282,6 +359,122 @@ def models_pull(
             console.print(f"[yellow]hint:[/yellow] {exc.suggestion}")
         raise typer.Exit(1) from None
     console.print(f"installed {repo_id} in {directory} ({_size(directory_size(directory))})")
+
+
+keys_app = typer.Typer(
+    help="API keys, in the configured database (the server need not run).", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
+# What the audit log records as the address of operations made with this command.
+_CLI_ADDRESS = "cli"
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="What the key is for")],
+    role: Annotated[Role, typer.Option(help="readonly, user or admin")] = Role.USER,
+    owner: Annotated[
+        str | None, typer.Option(help="Whose voices the key makes and sees (default: the name)")
+    ] = None,
+    rpm: Annotated[
+        int | None,
+        typer.Option(min=0, help="Requests per minute (default: SPEAKER_RATE_LIMIT_RPM)"),
+    ] = None,
+    cpm: Annotated[
+        int | None,
+        typer.Option(min=0, help="Input characters per minute (default: SPEAKER_RATE_LIMIT_CPM)"),
+    ] = None,
+) -> None:
+    """Create a key; its secret and webhook secret are printed once and never again."""
+    with _database(_settings()) as database:
+        try:
+            created = KeyStore(database).create(name, role, owner or name, rpm, cpm)
+        except SpeakerError as exc:
+            console.print(f"[red]error:[/red] {exc.message}")
+            raise typer.Exit(1) from None
+        record = created.record
+        AuditLog(database).record(
+            ANONYMOUS,
+            Action.KEY_CREATE,
+            target=record.id,
+            address=_CLI_ADDRESS,
+            detail={"name": record.name, "role": record.role.value, "owner": record.owner},
+        )
+    console.print(f"created {record.id} ({record.role.value}, owner {record.owner!r})")
+    typer.echo(f"secret:         {created.secret}")
+    typer.echo(f"webhook secret: {created.webhook_secret}")
+    console.print("[yellow]store both now: they are not shown again[/yellow]")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys: id, name, prefix, role, owner, created, last used, revoked."""
+    with _database(_settings()) as database:
+        records = KeyStore(database).list_keys()
+    table = Table("id", "name", "prefix", "role", "owner", "created", "last used", "revoked")
+    for r in records:
+        table.add_row(
+            r.id,
+            r.name,
+            f"{r.prefix}…",
+            r.role.value,
+            r.owner,
+            _when(r.created_at),
+            _when(r.last_used_at),
+            _when(r.revoked_at),
+        )
+    Console(width=200).print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_…)")]) -> None:
+    """Revoke a key: requests with it get 401 from now on."""
+    with _database(_settings()) as database:
+        try:
+            record = KeyStore(database).revoke(key_id)
+        except SpeakerError as exc:
+            console.print(f"[red]error:[/red] {exc.message}")
+            raise typer.Exit(1) from None
+        AuditLog(database).record(
+            ANONYMOUS,
+            Action.KEY_REVOKE,
+            target=record.id,
+            address=_CLI_ADDRESS,
+            detail={"name": record.name},
+        )
+    console.print(f"revoked {record.id} ({record.name})")
+
+
+@app.command()
+def audit(
+    action: Annotated[
+        str | None, typer.Option(help="An action (voice.delete) or a family (voice)")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most entries shown")] = 50,
+) -> None:
+    """Show the audit log, newest first: key, voice and consent changes."""
+    with _database(_settings()) as database:
+        entries, more = AuditLog(database).query(AuditQuery(action=action, limit=limit))
+    table = Table("time", "action", "target", "actor", "owner", "address", "detail")
+    for e in entries:
+        table.add_row(
+            datetime.fromtimestamp(e.at).strftime("%Y-%m-%d %H:%M:%S"),
+            e.action,
+            e.target or "-",
+            e.actor or "-",
+            e.owner or "-",
+            e.address or "-",
+            json.dumps(e.detail, separators=(",", ":")),
+        )
+    Console(width=200).print(table)
+    if more:
+        console.print(f"more entries exist: raise --limit (now {limit})")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,26 @@ class InvalidRequestError(SpeakerError):
     error_type = "invalid_request_error"
 
 
+class AuthenticationError(SpeakerError):
+    """The request carries no API key, or one that is unknown or revoked (401)."""
+
+    status_code = 401
+    error_type = "invalid_request_error"
+
+    def __init__(self, message: str, *, code: str, suggestion: str | None = None) -> None:
+        # RFC 6750: a 401 names the scheme the client should use.
+        super().__init__(
+            message, code=code, suggestion=suggestion, headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+class PermissionDeniedError(SpeakerError):
+    """The caller is known but its role or ownership does not allow this (403)."""
+
+    status_code = 403
+    error_type = "permission_error"
+
+
 class NotFoundError(SpeakerError):
     """A named model, voice or resource does not exist (404)."""
 

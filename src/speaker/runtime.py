@@ -9,13 +9,19 @@ from functools import cached_property
 from importlib.metadata import version
 
 from redis import Redis
+from sqlalchemy import select
 
+from speaker.auth.audit import AuditLog
+from speaker.auth.keys import KeyStore
+from speaker.cache import SpeechCache, SpeechKeys, open_audio_cache
 from speaker.config import Settings
 from speaker.engines.base import Engine, EngineInfo
 from speaker.engines.registry import build_engines
+from speaker.jobs import JobService, JobWorkers
 from speaker.scheduler import Scheduler, SchedulerConfig
 from speaker.service import SpeechService
 from speaker.storage.database import Database, sqlite_url
+from speaker.storage.tables import api_keys
 from speaker.voices.catalog import VoiceCatalog
 from speaker.voices.consents import ConsentStore
 from speaker.voices.library import IntakeLimits, VoiceLibrary
@@ -23,6 +29,12 @@ from speaker.voices.previews import VoicePreviews
 from speaker.voices.transcribe import Transcriber
 
 log = logging.getLogger(__name__)
+
+
+def open_database(settings: Settings) -> Database:
+    """The metadata database the settings name (SQLite under the data directory by default)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Database(settings.database_url or sqlite_url(settings.data_dir / "speaker.db"))
 
 
 class Runtime:
@@ -49,8 +61,13 @@ class Runtime:
         self._library: VoiceLibrary | None = None
         self._consents: ConsentStore | None = None
         self._database: Database | None = None
+        self._keys: KeyStore | None = None
+        self._audit: AuditLog | None = None
         self._previews: VoicePreviews | None = None
         self._service: SpeechService | None = None
+        self._speech_cache: SpeechCache | None = None
+        self._jobs: JobService | None = None
+        self._job_workers: JobWorkers | None = None
         self._ready = threading.Event()
         self._draining = threading.Event()
         self.load_error: BaseException | None = None
@@ -82,6 +99,20 @@ class Runtime:
             raise RuntimeError("runtime not loaded")
         return self._database
 
+    @property
+    def keys(self) -> KeyStore:
+        """The API keys (available once loading has opened the database)."""
+        if self._keys is None:
+            raise RuntimeError("runtime not loaded")
+        return self._keys
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log (available once loading has opened the database)."""
+        if self._audit is None:
+            raise RuntimeError("runtime not loaded")
+        return self._audit
+
     @cached_property
     def redis(self) -> Redis | None:
         """The shared Redis client when SPEAKER_REDIS_URL is set; None on a single machine."""
@@ -110,6 +141,28 @@ class Runtime:
             raise RuntimeError("runtime not loaded")
         return self._service
 
+    @property
+    def speech_cache(self) -> SpeechCache:
+        """The audio cache in front of the speech service (available once loaded)."""
+        if self._speech_cache is None:
+            raise RuntimeError("runtime not loaded")
+        return self._speech_cache
+
+    @property
+    def jobs(self) -> JobService:
+        """Batch jobs (available once loaded)."""
+        if self._jobs is None:
+            raise RuntimeError("runtime not loaded")
+        return self._jobs
+
+    def _webhook_secret(self, key_id: str | None) -> str | None:
+        """The secret signing webhooks of jobs submitted with `key_id` (None: without a key)."""
+        if key_id is None:
+            return self.settings.webhook_secret or None
+        with self.database.begin() as conn:
+            query = select(api_keys.c.webhook_secret).where(api_keys.c.id == key_id)
+            return conn.execute(query).scalar_one_or_none()
+
     def load(self) -> None:
         """Load engines, index voices and start the workers; raises on bad configuration."""
         try:
@@ -122,13 +175,30 @@ class Runtime:
             self._service = SpeechService(
                 self.settings, self.engines, self._catalog, self.scheduler
             )
+            self._speech_cache = SpeechCache(
+                open_audio_cache(self.settings, self.redis),
+                self._service,
+                SpeechKeys(
+                    self.engines,
+                    self.engine_infos,
+                    self._library,
+                    self.settings.max_pause_ms,
+                    self.version,
+                ),
+            )
             self._previews = VoicePreviews(
                 self.settings.data_dir / "previews",
                 self._service,
                 self._catalog,
                 self.engine_infos,
             )
+            self._jobs = JobService.open(
+                self.settings, self.database, self.redis, self._service, self._webhook_secret
+            )
             self.scheduler.start(min(info.realtime_factor for info in self.engine_infos.values()))
+            if self.settings.job_workers:
+                self._job_workers = self._jobs.workers(self.settings.job_workers)
+                self._job_workers.start()
         except BaseException as exc:
             self.load_error = exc
             raise
@@ -138,10 +208,9 @@ class Runtime:
 
     def _open_library(self) -> None:
         settings = self.settings
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self._database = Database(
-            settings.database_url or sqlite_url(settings.data_dir / "speaker.db")
-        )
+        self._database = open_database(settings)
+        self._keys = KeyStore(self._database)
+        self._audit = AuditLog(self._database)
         library_dir = settings.data_dir / "library"
         self._consents = ConsentStore(self._database, library_dir / "consents")
         self._library = VoiceLibrary(
@@ -154,6 +223,7 @@ class Runtime:
                 max_seconds=settings.voice_max_seconds,
                 max_bytes=settings.max_voice_upload_bytes,
             ),
+            shared=self.redis,
         )
         imported = self._library.import_folder(settings.resolved_voices_dir)
         if imported:
@@ -182,9 +252,14 @@ class Runtime:
     def close(self, timeout: float = 5.0) -> None:
         """Stop the workers and release the engines."""
         self._ready.clear()
+        # Before the scheduler: items in synthesis go back to the queue, not fail.
+        if self._job_workers is not None:
+            self._job_workers.stop(timeout)
         self.scheduler.stop(timeout)
         for engine in self.engines.values():
             engine.close()
+        if self._speech_cache is not None:
+            self._speech_cache.close()
         if self._database is not None:
             self._database.close()
         redis: Redis | None = self.__dict__.get("redis")

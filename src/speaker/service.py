@@ -11,12 +11,14 @@ from functools import partial
 
 from speaker.audio.formats import AudioFormat
 from speaker.audio.pipeline import AudioPipeline
+from speaker.auth.principal import ANONYMOUS, Principal
 from speaker.config import Settings
 from speaker.engines.base import CloningEngine, Engine, SynthesisParams, VoiceInfo, VoiceReference
 from speaker.engines.registry import resolve_model
 from speaker.errors import InvalidRequestError
 from speaker.scheduler import Scheduler, SpeechStream
 from speaker.scheduler.stream import Piece
+from speaker.scheduler.work import INTERACTIVE
 from speaker.text import chunk_text, normalize_text
 from speaker.text.incremental import SentenceBuffer
 from speaker.voices.catalog import VoiceCatalog
@@ -63,6 +65,9 @@ class SpeechOrder:
     reference: VoiceReference | None = None
     """A voice given as reference audio in the request itself (not stored)."""
     language: str = "en"
+    viewer: Principal = ANONYMOUS
+    """Who asks: cloned voices this caller may not see do not exist for the order (the command
+    line and other in-process callers are the anonymous local user)."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +164,7 @@ class SpeechService:
                 sample_rate=self._sample_rate(engine),
                 source="reference",
             )
-        cloned = self._catalog.cloned(order.voice)
+        cloned = self._catalog.cloned(order.voice, order.viewer)
         if cloned is None:
             return engine, self._catalog.resolve(order.voice, engine, by_id=order.voice_by_id)
         engine = self.cloning_engine(order.model, f"voice {cloned.id!r} ({cloned.name})")
@@ -211,18 +216,22 @@ class SpeechService:
         assert isinstance(model, CloningEngine)
         return self._catalog.library.reference(voice.id, model)
 
-    async def prepare(self, order: SpeechOrder, *, long_form: bool = False) -> PreparedSpeech:
-        """Validate and resolve an order; every input error is raised here, before any audio.
-
-        Long-form orders may be up to SPEAKER_MAX_LONG_INPUT_CHARS instead of the speech limit.
-        """
+    def check(self, order: SpeechOrder, *, long_form: bool = False) -> tuple[str, VoiceInfo]:
+        """The cheap checks of `prepare` (text length, engine, voice) for work synthesized later."""
         if long_form:
             self._check_text(
                 order.text, self._settings.max_long_input_chars, "SPEAKER_MAX_LONG_INPUT_CHARS"
             )
         else:
             self._check_text(order.text, self._settings.max_input_chars, "SPEAKER_MAX_INPUT_CHARS")
-        engine, voice = self.resolve(order)
+        return self.resolve(order)
+
+    async def prepare(self, order: SpeechOrder, *, long_form: bool = False) -> PreparedSpeech:
+        """Validate and resolve an order; every input error is raised here, before any audio.
+
+        Long-form orders may be up to SPEAKER_MAX_LONG_INPUT_CHARS instead of the speech limit.
+        """
+        engine, voice = self.check(order, long_form=long_form)
         reference = order.reference or await asyncio.to_thread(self.reference, engine, voice)
         normalize = self._normalizes(order)
         first = order.first_chunk_chars or self._settings.first_chunk_chars
@@ -287,13 +296,23 @@ class SpeechService:
         pipeline = AudioPipeline(order.fmt, voice.sample_rate, self._settings.max_pause_ms / 1000)
         return LiveSpeech(self, voice, normalize, stream, pipeline)
 
-    async def stream(self, speech: PreparedSpeech) -> AsyncGenerator[EncodedChunk, None]:
-        """Encoded chunks in order; the audio path runs off the event loop."""
+    async def stream(
+        self, speech: PreparedSpeech, *, tier: int = INTERACTIVE
+    ) -> AsyncGenerator[EncodedChunk, None]:
+        """Encoded chunks in order; the audio path runs off the event loop.
+
+        Batch work (`tier=BATCH`) yields to every listener and takes no admission slot.
+        """
         pipeline = AudioPipeline(
             speech.fmt, speech.voice.sample_rate, self._settings.max_pause_ms / 1000
         )
         stream = self._scheduler.open_stream(
-            speech.engine, speech.voice.id, speech.params, speech.chunks, client=speech.client
+            speech.engine,
+            speech.voice.id,
+            speech.params,
+            speech.chunks,
+            client=speech.client,
+            tier=tier,
         )
         last_index = stream.chunk_count - 1
         pieces = stream.pieces()

@@ -16,6 +16,7 @@ import pytest
 from safetensors import safe_open
 
 from speaker.audio.formats import AudioFormat
+from speaker.auth.principal import ANONYMOUS
 from speaker.config import Settings
 from speaker.runtime import Runtime
 from speaker.service import SpeechOrder
@@ -73,7 +74,8 @@ def client(csm_server: LiveServer) -> openai.OpenAI:
 
 
 def _conditioning(runtime: Runtime, voice_id: str) -> Path:
-    return runtime.library.reference_path(voice_id).parent / "conditioning-csm.safetensors"
+    folder = runtime.library.reference_path(voice_id, viewer=ANONYMOUS).parent
+    return folder / "conditioning-csm.safetensors"
 
 
 def test_clone_speak_and_delete_with_the_openai_client(
@@ -145,12 +147,12 @@ def test_a_new_model_version_recomputes_the_conditioning(
             assert handle.metadata()["version"] == old + "-changed"
     finally:
         engine.conditioning_version = old  # type: ignore[misc]
-        runtime.library.delete(voice.id)
+        runtime.library.delete(voice.id, viewer=ANONYMOUS)
 
 
 def test_voice_conversion_streams_without_storing(csm_server: LiveServer, sample: bytes) -> None:
     runtime = csm_server.runtime
-    before = runtime.library.search()
+    before = runtime.library.search(viewer=ANONYMOUS)
     with httpx.Client(base_url=csm_server.url, timeout=120) as http:
         reply = http.post(
             "/v1/audio/vc",
@@ -164,7 +166,7 @@ def test_voice_conversion_streams_without_storing(csm_server: LiveServer, sample
     assert reply.status_code == 200, reply.text
     assert reply.headers["x-speaker-engine"] == "csm"
     assert decode(reply.content, "flac").duration > 0.5
-    assert runtime.library.search() == before
+    assert runtime.library.search(viewer=ANONYMOUS) == before
 
 
 def test_streamed_sse_pieces_arrive_within_a_chunk(csm_server: LiveServer, sample: bytes) -> None:
@@ -186,4 +188,4 @@ def test_streamed_sse_pieces_arrive_within_a_chunk(csm_server: LiveServer, sampl
         # One text chunk, yet several audio events: the engine streamed frames as it made them.
         assert len(deltas) >= 2
     finally:
-        runtime.library.delete(voice.id)
+        runtime.library.delete(voice.id, viewer=ANONYMOUS)

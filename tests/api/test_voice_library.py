@@ -13,6 +13,7 @@ import openai
 import pytest
 
 from speaker.audio.formats import AudioFormat
+from speaker.auth.principal import ANONYMOUS
 from speaker.runtime import Runtime
 from speaker.service import SpeechOrder
 from speaker.voices.intake import encode_wav
@@ -234,7 +235,7 @@ def test_bad_uploads_get_a_clear_4xx(
         "long": encode_wav(np.tile(speech, 20)[: rate * 120], rate),
         "huge": b"\0" * (11 * 1024 * 1024),
     }[case]
-    before = {v.id for v in runtime.library.search()}
+    before = {v.id for v in runtime.library.search(viewer=ANONYMOUS)}
     reply = _post_voice(http, data)
     if status is None:
         assert reply.status_code in (415, 422), reply.text
@@ -244,7 +245,7 @@ def test_bad_uploads_get_a_clear_4xx(
     assert error["message"]
     if code is not None:
         assert error["code"] == code
-    assert {v.id for v in runtime.library.search()} == before
+    assert {v.id for v in runtime.library.search(viewer=ANONYMOUS)} == before
 
 
 def test_path_like_names_never_become_paths(
@@ -256,7 +257,7 @@ def test_path_like_names_never_become_paths(
     voice = reply.json()
     assert voice["name"] == "../../etc/passwd"
     assert voice["id"].startswith("voice_")
-    folder = runtime.library.reference_path(voice["id"]).parent.resolve()
+    folder = runtime.library.reference_path(voice["id"], viewer=ANONYMOUS).parent.resolve()
     assert folder.parent == data_dir / "library" / "voices"
     assert not any("passwd" in p.name for p in data_dir.rglob("*"))
     assert http.delete(f"/v1/voices/{voice['id']}").status_code == 200
@@ -272,7 +273,7 @@ def test_deleting_a_voice_frees_its_files(
     voice = client.audio.voices.create(
         audio_sample=("x.wav", sample, "audio/wav"), consent=consent_id, name="temporary"
     )
-    folder = runtime.library.reference_path(voice.id).parent
+    folder = runtime.library.reference_path(voice.id, viewer=ANONYMOUS).parent
     assert folder.is_dir()
     deleted = client.audio.voices.delete(voice.id)
     assert (deleted.id, deleted.deleted, deleted.object) == (voice.id, True, "audio.voice.deleted")

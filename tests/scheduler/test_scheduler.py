@@ -18,6 +18,7 @@ from speaker.engines.base import (
 )
 from speaker.errors import EngineError, OverloadedError, RateLimitedError
 from speaker.scheduler import Scheduler, SchedulerConfig
+from speaker.scheduler.work import BATCH
 
 RATE = 1000
 
@@ -110,6 +111,35 @@ def test_later_chunks_run_earliest_deadline_first(
 
     asyncio.run(run())
     assert engine.calls.index("s1") < engine.calls.index("l1")
+
+
+def test_interactive_chunks_overtake_queued_batch_chunks(engine: GatedEngine) -> None:
+    # One admission slot and room for every chunk of a stream in the queue at once.
+    sched = Scheduler({"gated": engine}, SchedulerConfig(workers=1, lookahead=3, max_streams=1))
+    sched.start()
+    try:
+
+        async def run() -> None:
+            batch = sched.open_stream(
+                "gated", "v", SynthesisParams(), ["b0", "b1", "b2"], tier=BATCH
+            )
+            task_batch = asyncio.create_task(_collect(batch))
+            await asyncio.to_thread(engine.started.acquire)  # b0 runs, b1 and b2 wait
+            # Batch work holds no listener's slot: the only one is still free.
+            assert sched.admission.active == 0
+            live = sched.open_stream("gated", "v", SynthesisParams(), ["i0", "i1", "i2"])
+            assert sched.admission.active == 1
+            task_live = asyncio.create_task(_collect(live))
+            await asyncio.sleep(0.05)
+            engine.gate.set()
+            assert await task_live == [0, 1, 2]
+            assert await task_batch == [0, 1, 2]
+
+        asyncio.run(run())
+    finally:
+        engine.gate.set()
+        sched.stop()
+    assert engine.calls == ["b0", "i0", "i1", "i2", "b1", "b2"]
 
 
 def test_lookahead_bounds_queued_work(engine: GatedEngine, scheduler: Scheduler) -> None:

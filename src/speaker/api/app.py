@@ -8,12 +8,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
+from speaker.api.auth import AuthMiddleware, document_keys
 from speaker.api.errors import install_error_handlers
 from speaker.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from speaker.api.routes import (
+    audit,
     consents,
     health,
+    jobs,
+    keys,
     library,
     models,
     speech,
@@ -22,6 +27,7 @@ from speaker.api.routes import (
     vc,
     voices,
 )
+from speaker.auth.ratelimit import RateLimiter
 from speaker.config import Settings
 from speaker.runtime import Runtime
 
@@ -41,7 +47,7 @@ def create_app(
             return
         error = task.exception()
         assert error is not None
-        log.error("engines failed to load: %s", error)
+        log.error("start-up failed: %s", error)
         if on_load_failure is not None:
             on_load_failure(error)
 
@@ -66,6 +72,11 @@ def create_app(
     )
     app.state.runtime = runtime
     install_error_handlers(app)
+    document_keys(app)
+    # Each app has its own limiter: with Redis, replicas share the counters, not the object.
+    app.add_middleware(
+        AuthMiddleware, runtime=runtime, settings=settings, limiter=RateLimiter(settings.redis_url)
+    )
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_request_bytes,
@@ -73,7 +84,21 @@ def create_app(
         bulk_paths=("/v1/voices/import",),
     )
     app.add_middleware(RequestIdMiddleware)
+    if settings.cors_origin_list:
+        # Outermost, so that preflights are answered without a key and refusals carry CORS
+        # headers a browser can read.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            # Keys travel in a header, never in cookies, so browsers honour the wildcard: the
+            # x-speaker-* and x-ratelimit-* headers, and any added later, are readable.
+            expose_headers=["*"],
+        )
     app.include_router(library.openai_router)
-    for module in (health, models, voices, speech, tts, tts_ws, consents, library, vc):
+    for module in (health, models, voices, speech, tts, tts_ws, consents, library, vc, keys, audit):
         app.include_router(module.router)
+    app.include_router(jobs.batch_router)
+    app.include_router(jobs.router)
     return app

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from speaker.auth.audit import Action, AuditLog
 from speaker.auth.principal import ANONYMOUS, Principal
 from speaker.errors import OverloadedError, shutting_down
 from speaker.runtime import Runtime
@@ -27,7 +30,7 @@ def ready_runtime(request: HTTPConnection) -> Runtime:
         raise OverloadedError(
             "the server is starting: engines are still loading"
             if runtime.load_error is None
-            else f"engines failed to load: {runtime.load_error}",
+            else f"start-up failed: {runtime.load_error}",
             code="not_ready",
             suggestion="retry in a few seconds; GET /ready tells when the server is ready",
             headers={"Retry-After": "2"},
@@ -39,12 +42,9 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ReadyRuntime = Annotated[Runtime, Depends(ready_runtime)]
 
 
-def client_id(request: HTTPConnection) -> str:
-    """Who is asking, for per-client limits: the peer address until API keys exist."""
+def peer_address(request: HTTPConnection) -> str:
+    """The client's address (as the proxy headers uvicorn trusts give it)."""
     return request.client.host if request.client else "unknown"
-
-
-ClientId = Annotated[str, Depends(client_id)]
 
 
 def current_principal(request: HTTPConnection) -> Principal:
@@ -54,3 +54,40 @@ def current_principal(request: HTTPConnection) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def client_id(request: HTTPConnection) -> str:
+    """Who is asking, for per-client limits: the API key, else the peer address."""
+    principal = current_principal(request)
+    return f"key:{principal.key_id}" if principal.key_id else peer_address(request)
+
+
+ClientId = Annotated[str, Depends(client_id)]
+
+
+@dataclass(frozen=True)
+class AuditTrail:
+    """The audit log, bound to the request's caller and address."""
+
+    log: AuditLog
+    principal: Principal
+    address: str
+
+    async def record(self, action: Action, target: str | None = None, **detail: Any) -> None:
+        """Append what the caller did to `target`; `detail` holds names and counts only."""
+        await asyncio.to_thread(
+            self.log.record,
+            self.principal,
+            action,
+            target=target,
+            address=self.address,
+            detail=detail,
+        )
+
+
+def audit_trail(request: HTTPConnection, runtime: ReadyRuntime) -> AuditTrail:
+    """The audit log for this request's caller."""
+    return AuditTrail(runtime.audit, current_principal(request), peer_address(request))
+
+
+Audit = Annotated[AuditTrail, Depends(audit_trail)]

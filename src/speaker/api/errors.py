@@ -44,13 +44,18 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
     loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
     param = loc[0] if loc else None
+    field = param
+    if len(loc) >= 3 and loc[1].isdigit():
+        # A field of a list element (a batch item): name the element, `items[3].speed`.
+        field = loc[2]
+        param = f"{loc[0]}[{loc[1]}].{field}"
     if first.get("type") == "json_invalid":
         message, code = "the request body is not valid JSON", "invalid_json"
     elif first.get("type") == "missing":
         message, code = f"missing required parameter: {param}", "missing_required_parameter"
     else:
         message, code = f"invalid value for {param or 'body'}: {first.get('msg')}", "invalid_value"
-    extra = {"suggestion": _HINTS[param]} if param in _HINTS else {}
+    extra = {"suggestion": _HINTS[field]} if field in _HINTS else {}
     return JSONResponse(
         error_body(message, code=code, error_type="invalid_request_error", param=param, **extra),
         status_code=400,

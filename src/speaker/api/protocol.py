@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from speaker.audio.formats import AudioFormat
+from speaker.auth.principal import Principal
 from speaker.service import SpeechOrder
 
 
@@ -44,7 +45,7 @@ class SpeechRequest(BaseModel):
         description="Speaker extension: expand numbers, dates, symbols… (server default: on).",
     )
 
-    def to_order(self, client: str = "local") -> SpeechOrder:
+    def to_order(self, client: str, viewer: Principal) -> SpeechOrder:
         """The service-level order this request describes, on behalf of a client."""
         by_id = isinstance(self.voice, VoiceRef)
         voice = self.voice.id if isinstance(self.voice, VoiceRef) else self.voice
@@ -58,6 +59,7 @@ class SpeechRequest(BaseModel):
             instructions=self.instructions,
             normalize=self.normalize,
             client=client,
+            viewer=viewer,
         )
 
 

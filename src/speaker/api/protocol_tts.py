@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from speaker.api.protocol import VoiceRef
 from speaker.audio.formats import OUTPUT_SAMPLE_RATE, AudioFormat
+from speaker.auth.principal import Principal
 from speaker.service import SpeechOrder
 
 Speed = Annotated[float, Field(ge=0.25, le=4.0, description="Speaking rate, 0.25 to 4.0.")]
@@ -26,6 +27,7 @@ def _order(
     speed: float,
     normalize: bool | None,
     client: str,
+    viewer: Principal,
 ) -> SpeechOrder:
     by_id = isinstance(voice, VoiceRef)
     name = voice.id if isinstance(voice, VoiceRef) else voice
@@ -38,6 +40,7 @@ def _order(
         speed=speed,
         normalize=normalize,
         client=client,
+        viewer=viewer,
     )
 
 
@@ -55,7 +58,7 @@ class _TextRequest(BaseModel):
     speed: Speed = 1.0
     normalize: Normalize = None
 
-    def to_order(self, client: str = "local") -> SpeechOrder:
+    def to_order(self, client: str, viewer: Principal) -> SpeechOrder:
         """The service-level order this request describes, on behalf of a client."""
         return _order(
             self.input,
@@ -65,6 +68,7 @@ class _TextRequest(BaseModel):
             self.speed,
             self.normalize,
             client,
+            viewer,
         )
 
 
@@ -88,10 +92,10 @@ class StreamRequest(_TextRequest):
         description="Budget of later text chunks (server default: SPEAKER_MAX_CHUNK_CHARS).",
     )
 
-    def to_order(self, client: str = "local") -> SpeechOrder:
+    def to_order(self, client: str, viewer: Principal) -> SpeechOrder:
         """The order, with this request's chunk budgets."""
         return replace(
-            super().to_order(client),
+            super().to_order(client, viewer),
             first_chunk_chars=self.first_chunk_chars,
             max_chunk_chars=self.max_chunk_chars,
         )
@@ -153,11 +157,11 @@ class StartMessage(BaseModel):
         default=True, description="Audio as binary frames; false sends JSON `audio` messages."
     )
 
-    def to_order(self, default_voice: str | None, client: str) -> SpeechOrder:
+    def to_order(self, default_voice: str | None, client: str, viewer: Principal) -> SpeechOrder:
         """The order of a live session; the path's voice applies unless this names one."""
         voice = self.voice if self.voice is not None else default_voice
         return _order(
-            "", self.model, voice, self.response_format, self.speed, self.normalize, client
+            "", self.model, voice, self.response_format, self.speed, self.normalize, client, viewer
         )
 
 

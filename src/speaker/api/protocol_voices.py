@@ -87,6 +87,10 @@ class LibraryVoice(BaseModel):
     quality: dict[str, Any] | None = None
     consent_id: str | None = None
     source: str = "builtin"
+    owner: str | None = None
+    """The owner of the key that cloned the voice; None for voices made with auth off."""
+    shared: bool = False
+    """True when every key may use this cloned voice, not only its owner's."""
     preview_url: str
 
     @classmethod
@@ -108,6 +112,8 @@ class LibraryVoice(BaseModel):
             quality=record.quality,
             consent_id=record.consent_id,
             source=record.source,
+            owner=record.owner,
+            shared=record.shared,
             preview_url=f"/v1/voices/{record.id}/preview",
         )
 
@@ -130,6 +136,10 @@ class VoiceUpdate(BaseModel):
     tags: list[str] | None = Field(default=None, max_length=32)
     description: str | None = Field(default=None, max_length=2000)
     transcript: str | None = Field(default=None, min_length=1, max_length=2000)
+    shared: bool | None = Field(
+        default=None,
+        description="Let every key use the voice (its owner or an admin may change this).",
+    )
 
     def changes(self) -> dict[str, Any]:
         """Only the fields the client sent."""

@@ -7,7 +7,8 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from fastapi.responses import StreamingResponse
 
 from speaker.audio.formats import OUTPUT_SAMPLE_RATE, content_type
-from speaker.service import EncodedChunk, PreparedSpeech, SpeechService
+from speaker.cache import CachePolicy, CacheStatus, SpeechCache
+from speaker.service import EncodedChunk, PreparedSpeech, SpeechOrder, SpeechService
 
 
 async def begin(
@@ -23,8 +24,18 @@ async def begin(
     return first, chunks
 
 
-def speech_headers(speech: PreparedSpeech) -> dict[str, str]:
-    """Response headers naming the engine, voice and sample rate (and ignored instructions)."""
+async def begin_cached(
+    cache: SpeechCache, order: SpeechOrder, speech: PreparedSpeech, policy: CachePolicy
+) -> tuple[CacheStatus | None, EncodedChunk, AsyncGenerator[EncodedChunk, None]]:
+    """Like `begin`, but served from the audio cache when it holds this response."""
+    served = await cache.open(order, speech, policy)
+    first = await anext(served.chunks)
+    return served.status, first, served.chunks
+
+
+def speech_headers(speech: PreparedSpeech, cache: CacheStatus | None = None) -> dict[str, str]:
+    """Response headers naming the engine, voice and sample rate (and ignored instructions,
+    and where the audio came from when the audio cache is on)."""
     headers = {
         "x-speaker-engine": speech.engine,
         "x-speaker-voice": speech.voice.id,
@@ -33,6 +44,8 @@ def speech_headers(speech: PreparedSpeech) -> dict[str, str]:
     }
     if speech.instructions_ignored:
         headers["x-speaker-instructions"] = "ignored"
+    if cache is not None:
+        headers["x-speaker-cache"] = cache.value
     return headers
 
 
@@ -50,11 +63,14 @@ async def _audio_bytes(
 
 
 def audio_response(
-    speech: PreparedSpeech, first: EncodedChunk, rest: AsyncGenerator[EncodedChunk, None]
+    speech: PreparedSpeech,
+    first: EncodedChunk,
+    rest: AsyncGenerator[EncodedChunk, None],
+    cache: CacheStatus | None = None,
 ) -> StreamingResponse:
     """One audio file, streamed chunk by chunk."""
     return StreamingResponse(
         _audio_bytes(first, rest),
         media_type=content_type(speech.fmt),
-        headers=speech_headers(speech),
+        headers=speech_headers(speech, cache),
     )

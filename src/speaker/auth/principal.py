@@ -35,6 +35,14 @@ class Principal:
         """True when a resource of `owner` (shared or not) is visible to this caller."""
         return shared or owner is None or self.role is Role.ADMIN or owner == self.owner
 
+    def manages(self, owner: str | None) -> bool:
+        """True when this caller may change or delete a resource of `owner`.
+
+        Sharing lets others use a resource, not change it; resources without an owner (made
+        with auth off, or dropped into the voices folder) are left to admins.
+        """
+        return self.role is Role.ADMIN or (owner is not None and owner == self.owner)
+
 
 ANONYMOUS = Principal(role=Role.ADMIN)
 """The caller when auth is off: one user who owns everything."""

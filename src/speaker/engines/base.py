@@ -154,6 +154,15 @@ class Engine(Protocol):
 
 
 @runtime_checkable
+class FingerprintedEngine(Engine, Protocol):
+    """An engine whose voices are files that can be replaced under the same voice id."""
+
+    def voice_fingerprint(self, voice_id: str) -> str:
+        """Changes whenever the model behind `voice_id` changes (for cache keys)."""
+        ...
+
+
+@runtime_checkable
 class CloningEngine(Engine, Protocol):
     """An engine that speaks in a voice given by reference audio and its transcript."""
 

@@ -89,6 +89,11 @@ class _LoadedVoice:
 
     def __init__(self, files: PiperVoiceFiles, threads: int, memory_arena: bool = True) -> None:
         self.files = files
+        # Names the files as loaded, so a voice replaced under the same name gets new cache keys.
+        self.fingerprint = ";".join(
+            f"{stat.st_size}:{stat.st_mtime_ns}"
+            for stat in (files.model_path.stat(), files.config_path.stat())
+        )
         config_dict: dict[str, Any] = json.loads(files.config_path.read_text(encoding="utf-8"))
         self.config = PiperConfig.from_dict(config_dict)
         options = onnxruntime.SessionOptions()
@@ -231,6 +236,11 @@ class PiperEngine:
             if base_id not in self._loaded:
                 self._loaded[base_id] = _LoadedVoice(files, self._threads, self._memory_arena)
         return self._loaded[base_id], speaker_id
+
+    def voice_fingerprint(self, voice_id: str) -> str:
+        """Size and modification time of the model files a voice speaks with (loads it)."""
+        loaded, _ = self.voice(voice_id)
+        return loaded.fingerprint
 
     def open_session(self) -> PiperSession:
         """A worker's session; all sessions share the loaded models."""

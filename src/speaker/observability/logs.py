@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 
 from speaker.api.middleware import request_id_var
@@ -12,6 +13,21 @@ from speaker.api.middleware import request_id_var
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
+        return True
+
+
+# A browser's WebSocket carries its API key in the query string, which uvicorn logs with the path.
+_SECRET = re.compile(r"(?<=api_key=)[^&\s\"']+|spk-[A-Za-z0-9_-]{8,}")
+
+
+class _SecretFilter(logging.Filter):
+    """Masks API keys in every record, whoever logs them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = _SECRET.sub("[redacted]", message)
+        if masked != message:
+            record.msg, record.args = masked, None
         return True
 
 
@@ -44,6 +60,7 @@ def configure_logging(level: str = "info", *, json_logs: bool = False) -> None:
     """Route Speaker's and uvicorn's logs through one handler."""
     handler = logging.StreamHandler()
     handler.addFilter(_RequestIdFilter())
+    handler.addFilter(_SecretFilter())
     handler.setFormatter(
         JsonFormatter()
         if json_logs

@@ -11,6 +11,7 @@ from speaker.engines.base import Engine, SynthesisParams
 from speaker.scheduler.admission import Admission, AdmissionLimits
 from speaker.scheduler.pool import PoolStats, WorkerPool
 from speaker.scheduler.stream import CHARS_PER_SECOND, SpeechStream
+from speaker.scheduler.work import INTERACTIVE
 
 # Below this much recent compute, the engine's own load-time measurement is trusted more.
 _MIN_MEASURED_BUSY_SECONDS = 3.0
@@ -26,6 +27,10 @@ class SchedulerConfig:
     max_streams_per_client: int = 0
     headroom: float = 0.5
     batch_wait_s: float = 0.005
+
+
+def _nothing() -> None:
+    """The release of a stream that took no admission slot."""
 
 
 class Scheduler:
@@ -81,13 +86,16 @@ class Scheduler:
         *,
         open_ended: bool = False,
         client: str = "local",
+        tier: int = INTERACTIVE,
     ) -> SpeechStream:
         """Admit and open a stream that synthesizes its chunks in order once iterated.
 
         Raises 503 (overloaded, shutting down) or 429 (client over its share) at once, before
         any work is queued. An open-ended stream takes more chunks with `append` until `end`.
+        Batch streams (a tier after INTERACTIVE) skip admission: only idle workers reach their
+        chunks, so they never take a listener's slot.
         """
-        release = self.admission.admit(client)
+        release = self.admission.admit(client) if tier == INTERACTIVE else _nothing
         stream = SpeechStream(
             self._pool,
             engine,
@@ -97,8 +105,11 @@ class Scheduler:
             self._config.lookahead,
             open_ended=open_ended,
             on_finish=release,
+            tier=tier,
         )
-        self._streams.add(stream)
+        if tier == INTERACTIVE:
+            # Only streams holding a slot count towards when the next slot frees.
+            self._streams.add(stream)
         # A stream dropped without being iterated to the end still gives its slot back.
         weakref.finalize(stream, release)
         return stream

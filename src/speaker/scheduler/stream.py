@@ -12,7 +12,7 @@ import numpy as np
 
 from speaker.engines.base import AudioSegment, SynthesisParams
 from speaker.scheduler.pool import WorkerPool
-from speaker.scheduler.work import WorkItem
+from speaker.scheduler.work import INTERACTIVE, WorkItem
 
 _stream_ids = itertools.count(1)
 
@@ -60,8 +60,10 @@ class SpeechStream:
         *,
         open_ended: bool = False,
         on_finish: Callable[[], None] | None = None,
+        tier: int = INTERACTIVE,
     ) -> None:
         self.id = next(_stream_ids)
+        self._tier = tier
         self._pool = pool
         self._engine = engine
         self._voice_id = voice_id
@@ -132,6 +134,7 @@ class SpeechStream:
                 stream_id=self.id,
                 index=index,
                 deadline=self._deadline(index),
+                tier=self._tier,
                 on_piece=_deliverer(loop, queue) if self._streamed else None,
             )
             self._items.append(item)

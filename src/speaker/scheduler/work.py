@@ -13,9 +13,10 @@ from speaker.engines.base import AudioSegment, SynthesisParams
 
 _sequence = itertools.count()
 
-# Lower sorts first. Every chunk a listener waits for is interactive; the tier leaves room for
-# work nobody is listening to yet (batch jobs), which must never delay a listener.
+# Lower sorts first. Every chunk a listener waits for is interactive; batch jobs' chunks have
+# nobody listening yet, so they sort after every interactive chunk and never delay a listener.
 INTERACTIVE = 0
+BATCH = 1
 
 
 @dataclass

@@ -20,6 +20,10 @@ _FIRST_REVISION = "0001"
 _MIGRATION_LOCK = 0x5BEA4E5
 
 
+class DatabaseDriverMissingError(RuntimeError):
+    """The database URL names a driver that is not installed."""
+
+
 def sqlite_url(path: Path) -> str:
     """The SQLAlchemy URL of a SQLite file."""
     return f"sqlite:///{path}"
@@ -30,7 +34,13 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._engine: Engine = create_engine(url, future=True)
+        try:
+            self._engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        except ModuleNotFoundError as exc:
+            raise DatabaseDriverMissingError(
+                f"SPEAKER_DATABASE_URL needs the Python driver {exc.name!r}; for PostgreSQL: "
+                'pip install "speaker-tts[postgres]"'
+            ) from None
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine, "connect", _sqlite_pragmas)
         self.migrate()

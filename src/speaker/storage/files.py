@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 _ID = re.compile(r"^[a-z]+_[A-Za-z0-9]{8,64}$")
@@ -24,6 +25,18 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# Replicas share this directory: a folder younger than this may be another process's upload
+# between its publish and its commit, so start-up recovery leaves it alone.
+SETTLE_SECONDS = 3600.0
+
+
+def _settled(path: Path) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > SETTLE_SECONDS
+    except FileNotFoundError:
+        return False
 
 
 class FileStore:
@@ -78,6 +91,14 @@ class FileStore:
         return {p.name for p in self.root.iterdir() if p.is_dir() and _ID.fullmatch(p.name)}
 
     def clear_staging(self) -> None:
-        """Drop what a crash left half-written."""
+        """Drop what a crash left half-written, once no live writer can still own it."""
         for leftover in self._staging.iterdir():
-            shutil.rmtree(leftover, ignore_errors=True)
+            if _settled(leftover):
+                shutil.rmtree(leftover, ignore_errors=True)
+
+    def remove_abandoned(self, known: set[str]) -> list[str]:
+        """Delete settled folders whose id has no record (a crash before the commit)."""
+        abandoned = sorted(i for i in self.ids() - known if _settled(self.path(i)))
+        for item_id in abandoned:
+            self.remove(item_id)
+        return abandoned

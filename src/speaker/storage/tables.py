@@ -89,7 +89,7 @@ jobs = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("kind", String(16), nullable=False),
-    Column("state", String(16), nullable=False, index=True),
+    Column("state", String(32), nullable=False, index=True),
     Column("priority", Integer, nullable=False),
     Column("owner", String(128), nullable=True, index=True),
     Column("key_id", String(64), nullable=True),
@@ -113,6 +113,9 @@ job_items = Table(
     Column("priority", Integer, nullable=False),
     Column("queued_at", Float, nullable=False),
     Column("request", JSON, nullable=False),
+    # Copied out of `request` so listing a job's items never loads their (long) texts.
+    Column("format", String(8), nullable=False),
+    Column("characters", Integer, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("lease_owner", String(128), nullable=True),
     Column("lease_until", Float, nullable=True),

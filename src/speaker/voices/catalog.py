@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from speaker.auth.principal import Principal
 from speaker.config import OPENAI_VOICE_NAMES
 from speaker.engines.base import Engine, VoiceInfo
 from speaker.errors import InvalidRequestError, NotFoundError
@@ -57,16 +58,17 @@ class VoiceCatalog:
         """A voice by its id, if it exists."""
         return self._by_id.get(voice_id)
 
-    def cloned(self, requested: str | None) -> VoiceRecord | None:
-        """The library voice a request names (by id, else by name) unless a built-in one matches."""
+    def cloned(self, requested: str | None, viewer: Principal) -> VoiceRecord | None:
+        """The library voice `viewer` may use that a request names (by id, else by name), unless
+        a built-in voice matches."""
         if requested is None or self.library is None:
             return None
         key = requested.strip()
         if key in self._by_id or key.lower() in self.aliases:
             return None
         if key.startswith("voice_"):
-            return self.library.find(key)
-        return self.library.find_by_name(key)
+            return self.library.find(key, viewer=viewer)
+        return self.library.find_by_name(key, viewer=viewer)
 
     def resolve(self, requested: str | None, engine: str, *, by_id: bool = False) -> VoiceInfo:
         """The voice a request means, searched among the engine's voices, ids and aliases.

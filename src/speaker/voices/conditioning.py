@@ -1,7 +1,12 @@
-"""Per-engine conditioning of cloned voices, computed once and kept as safetensors."""
+"""Per-engine conditioning of cloned voices, computed once and kept as safetensors.
+
+With Redis configured the safetensors bytes are kept there too, so that a replica which did not
+compute a voice's conditioning reads it instead of running the model again.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -9,8 +14,9 @@ from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
+from redis import Redis, RedisError
 from safetensors import safe_open
-from safetensors.numpy import save
+from safetensors.numpy import load, save
 
 from speaker.engines.base import CloningEngine, Samples, VoiceReference
 from speaker.storage.files import FileStore
@@ -25,6 +31,17 @@ def file_name(engine: str) -> str:
     return f"conditioning-{engine}.safetensors"
 
 
+def shared_key(voice_id: str) -> str:
+    """The Redis hash holding a voice's conditioning, one field per engine, version, transcript."""
+    return f"speaker:conditioning:{voice_id}"
+
+
+def _shared_field(engine: CloningEngine, transcript: str) -> str:
+    # The transcript is part of the field: a replica that missed an edit never reads stale codes.
+    spoken = hashlib.sha256(transcript.encode()).hexdigest()[:16]
+    return f"{engine.name}:{engine.conditioning_version}:{spoken}"
+
+
 class ConditioningCache:
     """Loads conditioning from disk (or computes and stores it) and keeps recent ones in memory.
 
@@ -33,9 +50,10 @@ class ConditioningCache:
     read with safetensors only: nothing here can execute code from a file.
     """
 
-    def __init__(self, files: FileStore, capacity: int = 64) -> None:
+    def __init__(self, files: FileStore, capacity: int = 64, shared: Redis | None = None) -> None:
         self._files = files
         self._capacity = capacity
+        self._shared = shared
         self._memory: OrderedDict[tuple[str, str, str], VoiceReference] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -50,7 +68,27 @@ class ConditioningCache:
         """Run the engine's conditioning and store it in the voice's folder."""
         arrays = engine.condition(samples, sample_rate, transcript)
         metadata = {"engine": engine.name, "version": engine.conditioning_version}
-        self._files.write(voice_id, file_name(engine.name), save(arrays, metadata=metadata))
+        data = save(arrays, metadata=metadata)
+        self._files.write(voice_id, file_name(engine.name), data)
+        if self._shared is not None:
+            try:
+                self._shared.hset(shared_key(voice_id), _shared_field(engine, transcript), data)
+            except RedisError as exc:
+                log.warning("could not share the conditioning of %s: %s", voice_id, exc)
+        return arrays
+
+    def _fetch(self, voice_id: str, engine: CloningEngine, transcript: str) -> Arrays | None:
+        """The conditioning another replica computed, if Redis holds it."""
+        if self._shared is None:
+            return None
+        try:
+            data = self._shared.hget(shared_key(voice_id), _shared_field(engine, transcript))
+        except RedisError as exc:
+            log.warning("could not read shared conditioning of %s: %s", voice_id, exc)
+            return None
+        if not isinstance(data, bytes):
+            return None
+        arrays: Arrays = load(data)
         return arrays
 
     def _read(self, voice_id: str, engine: CloningEngine) -> Arrays | None:
@@ -71,7 +109,7 @@ class ConditioningCache:
         transcript: str,
         load_audio: Callable[[], tuple[Samples, int]],
     ) -> VoiceReference:
-        """The voice's conditioning for an engine, from memory, disk, or computed now."""
+        """The voice's conditioning for an engine, from memory, disk, Redis, or computed now."""
         key = (voice_id, engine.name, engine.conditioning_version)
         with self._lock:
             cached = self._memory.get(key)
@@ -79,6 +117,8 @@ class ConditioningCache:
                 self._memory.move_to_end(key)
                 return cached
         arrays = self._read(voice_id, engine)
+        if arrays is None:
+            arrays = self._fetch(voice_id, engine, transcript)
         if arrays is None:
             samples, rate = load_audio()
             arrays = self.compute(engine, voice_id, samples, rate, transcript)
@@ -90,7 +130,12 @@ class ConditioningCache:
         return reference
 
     def forget(self, voice_id: str) -> None:
-        """Drop a voice from memory (after delete or a transcript change)."""
+        """Drop a voice from memory and Redis (after delete or a transcript change)."""
         with self._lock:
             for key in [k for k in self._memory if k[0] == voice_id]:
                 del self._memory[key]
+        if self._shared is not None:
+            try:
+                self._shared.delete(shared_key(voice_id))
+            except RedisError as exc:
+                log.warning("could not drop shared conditioning of %s: %s", voice_id, exc)

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from speaker.errors import NotFoundError, UnprocessableError
+from speaker.auth.principal import Principal, Role
+from speaker.errors import NotFoundError, PermissionDeniedError, UnprocessableError
 from speaker.storage.database import Database
 from speaker.storage.files import FileStore
 from speaker.storage.tables import consents
@@ -45,8 +46,7 @@ class ConsentStore:
         # A crash between publishing files and committing the row leaves a folder nobody owns.
         with self._db.begin() as conn:
             known = set(conn.execute(select(consents.c.id)).scalars())
-        for orphan in self._files.ids() - known:
-            self._files.remove(orphan)
+        self._files.remove_abandoned(known)
 
     def create(
         self, recording: bytes, *, name: str, language: str, owner: str | None = None
@@ -99,11 +99,11 @@ class ConsentStore:
             raise
         return record
 
-    def get(self, consent_id: str) -> ConsentRecord:
-        """A consent by id, or 404."""
+    def get(self, consent_id: str, *, viewer: Principal) -> ConsentRecord:
+        """A consent `viewer` may see by id, or 404 (consents are never shared)."""
         with self._db.begin() as conn:
             row = conn.execute(select(consents).where(consents.c.id == consent_id)).first()
-        if row is None:
+        if row is None or not viewer.sees(row.owner, False):
             raise NotFoundError(
                 f"consent {consent_id!r} does not exist",
                 code="consent_not_found",
@@ -112,18 +112,32 @@ class ConsentStore:
             )
         return _record(row)
 
-    def rename(self, consent_id: str, name: str) -> ConsentRecord:
-        """Change a consent's label."""
-        self.get(consent_id)
+    def _managed(self, consent_id: str, viewer: Principal) -> ConsentRecord:
+        record = self.get(consent_id, viewer=viewer)
+        if not viewer.manages(record.owner):
+            raise PermissionDeniedError(
+                f"consent {consent_id!r} was not recorded under your key's owner",
+                code="not_consent_owner",
+                param="consent",
+                suggestion="only the consent's owner or an admin may change or delete it",
+            )
+        return record
+
+    def rename(self, consent_id: str, name: str, *, viewer: Principal) -> ConsentRecord:
+        """Change a consent's label (its owner or an admin)."""
+        self._managed(consent_id, viewer)
         with self._db.begin() as conn:
             conn.execute(update(consents).where(consents.c.id == consent_id).values(name=name))
-        return self.get(consent_id)
+        return self.get(consent_id, viewer=viewer)
 
     def page(
-        self, *, after: str | None = None, limit: int = 20
+        self, *, viewer: Principal, after: str | None = None, limit: int = 20
     ) -> tuple[list[ConsentRecord], bool]:
-        """A page of consents, newest first; True when more follow."""
+        """A page of the consents `viewer` may see, newest first; True when more follow."""
         query = select(consents).order_by(consents.c.created_at.desc(), consents.c.id.desc())
+        if viewer.role is not Role.ADMIN:
+            # Principal.sees for unshared records, as SQL so that pages stay full.
+            query = query.where(consents.c.owner.is_(None) | (consents.c.owner == viewer.owner))
         with self._db.begin() as conn:
             if after is not None:
                 anchor = conn.execute(select(consents).where(consents.c.id == after)).first()
@@ -135,14 +149,15 @@ class ConsentStore:
             rows = conn.execute(query.limit(limit + 1)).all()
         return [_record(r) for r in rows[:limit]], len(rows) > limit
 
-    def delete(self, consent_id: str) -> None:
-        """Remove a consent and its recording."""
-        self.get(consent_id)
+    def delete(self, consent_id: str, *, viewer: Principal) -> ConsentRecord:
+        """Remove a consent and its recording (its owner or an admin); returns what was removed."""
+        record = self._managed(consent_id, viewer)
         with self._db.begin() as conn:
             conn.execute(delete(consents).where(consents.c.id == consent_id))
         self._files.remove(consent_id)
+        return record
 
-    def recording(self, consent_id: str) -> Path:
-        """The stored WAV of a consent."""
-        self.get(consent_id)
+    def recording(self, consent_id: str, *, viewer: Principal) -> Path:
+        """The stored WAV of a consent `viewer` may see."""
+        self.get(consent_id, viewer=viewer)
         return self._files.path(consent_id) / RECORDING

@@ -12,13 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from redis import Redis
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
+from speaker.auth.principal import ANONYMOUS, Principal
 from speaker.engines.base import CloningEngine, Engine, Samples, VoiceReference
 from speaker.errors import (
     EngineError,
     InvalidRequestError,
     NotFoundError,
+    PermissionDeniedError,
     SpeakerError,
     UnprocessableError,
 )
@@ -93,13 +97,15 @@ class VoiceLibrary:
         engines: Mapping[str, Engine],
         transcriber: Transcriber,
         limits: IntakeLimits | None = None,
+        shared: Redis | None = None,
     ) -> None:
         self._db = db
         self._files = FileStore(root)
         self._engines = engines
         self._transcriber = transcriber
         self.limits = limits or IntakeLimits()
-        self._conditioning = ConditioningCache(self._files)
+        # With Redis, replicas read each other's conditioning instead of recomputing it.
+        self._conditioning = ConditioningCache(self._files, shared=shared)
         self._recover()
 
     @property
@@ -118,9 +124,8 @@ class VoiceLibrary:
         self._files.clear_staging()
         with self._db.begin() as conn:
             known = set(conn.execute(select(voices.c.id)).scalars())
-        for orphan in self._files.ids() - known:
-            log.warning("removing voice folder %s left by an interrupted upload", orphan)
-            self._files.remove(orphan)
+        for orphan in self._files.remove_abandoned(known):
+            log.warning("removed voice folder %s left by an interrupted upload", orphan)
 
     def create(
         self,
@@ -182,7 +187,7 @@ class VoiceLibrary:
         except BaseException:
             self._files.remove(voice_id)
             raise
-        return self.get(voice_id)
+        return self._get(voice_id)
 
     def _intake(
         self, audio: bytes, transcript: str | None, param: str
@@ -213,21 +218,27 @@ class VoiceLibrary:
             done.append(engine.name)
         return done
 
-    def find(self, voice_id: str) -> VoiceRecord | None:
-        """A voice by id, or None."""
+    def _find(self, voice_id: str) -> VoiceRecord | None:
         with self._db.begin() as conn:
             row = conn.execute(select(voices).where(voices.c.id == voice_id)).first()
         return None if row is None else _record(row)
 
-    def find_by_name(self, name: str) -> VoiceRecord | None:
-        """The newest voice with this name (case-insensitive), or None."""
+    def find(self, voice_id: str, *, viewer: Principal) -> VoiceRecord | None:
+        """A voice by id that `viewer` may see, or None."""
+        record = self._find(voice_id)
+        if record is None or not viewer.sees(record.owner, record.shared):
+            return None
+        return record
+
+    def find_by_name(self, name: str, *, viewer: Principal) -> VoiceRecord | None:
+        """The newest voice `viewer` may see with this name (case-insensitive), or None."""
         lowered = name.strip().lower()
-        matches = [v for v in self.search() if v.name.lower() == lowered]
+        matches = [v for v in self.search(viewer=viewer) if v.name.lower() == lowered]
         return matches[0] if matches else None
 
-    def get(self, voice_id: str) -> VoiceRecord:
-        """A voice by id, or 404."""
-        record = self.find(voice_id)
+    def get(self, voice_id: str, *, viewer: Principal) -> VoiceRecord:
+        """A voice by id, or 404 (also for one `viewer` may not see: private ids do not leak)."""
+        record = self.find(voice_id, viewer=viewer)
         if record is None:
             raise NotFoundError(
                 f"voice {voice_id!r} does not exist",
@@ -237,8 +248,23 @@ class VoiceLibrary:
             )
         return record
 
-    def search(self, wanted: VoiceFilter | None = None) -> list[VoiceRecord]:
-        """Voices, newest first, that match a filter (all of them without one)."""
+    def _get(self, voice_id: str) -> VoiceRecord:
+        return self.get(voice_id, viewer=ANONYMOUS)
+
+    def _managed(self, voice_id: str, viewer: Principal) -> VoiceRecord:
+        """The voice, if `viewer` may change it: 404 when unseen, 403 when only shared."""
+        record = self.get(voice_id, viewer=viewer)
+        if not viewer.manages(record.owner):
+            raise PermissionDeniedError(
+                f"voice {voice_id!r} belongs to someone else; it is only shared with you",
+                code="not_voice_owner",
+                param="voice_id",
+                suggestion="only the voice's owner or an admin may change or delete it",
+            )
+        return record
+
+    def search(self, wanted: VoiceFilter | None = None, *, viewer: Principal) -> list[VoiceRecord]:
+        """Voices `viewer` may see, newest first, that match a filter (all without one)."""
         wanted = wanted or VoiceFilter()
         with self._db.begin() as conn:
             rows = conn.execute(
@@ -249,7 +275,8 @@ class VoiceLibrary:
         return [
             r
             for r in records
-            if wanted.accepts(
+            if viewer.sees(r.owner, r.shared)
+            and wanted.accepts(
                 name=r.name,
                 description=r.description,
                 language=r.language,
@@ -258,9 +285,11 @@ class VoiceLibrary:
             )
         ]
 
-    def update(self, voice_id: str, changes: Mapping[str, Any]) -> VoiceRecord:
-        """Change a voice's metadata; a new transcript invalidates its conditioning."""
-        record = self.get(voice_id)
+    def update(
+        self, voice_id: str, changes: Mapping[str, Any], *, viewer: Principal
+    ) -> VoiceRecord:
+        """Change a voice's metadata (owner or admin); a new transcript drops its conditioning."""
+        record = self._managed(voice_id, viewer)
         unknown = set(changes) - _EDITABLE
         if unknown:
             raise InvalidRequestError(
@@ -286,19 +315,21 @@ class VoiceLibrary:
             folder = self._files.path(voice_id)
             for engine in self.cloning_engines:
                 (folder / file_name(engine.name)).unlink(missing_ok=True)
-        return self.get(voice_id)
+        return self._get(voice_id)
 
-    def delete(self, voice_id: str) -> None:
-        """Remove a voice: its row first, so no request can find a voice without its files."""
-        self.get(voice_id)
+    def delete(self, voice_id: str, *, viewer: Principal) -> VoiceRecord:
+        """Remove a voice (owner or admin) and return it; the row goes before the files."""
+        # Row first: no request can then find a voice whose files are gone.
+        record = self._managed(voice_id, viewer)
         with self._db.begin() as conn:
             conn.execute(delete(voices).where(voices.c.id == voice_id))
         self._conditioning.forget(voice_id)
         self._files.remove(voice_id)
+        return record
 
-    def reference_path(self, voice_id: str) -> Path:
-        """The stored reference WAV of a voice."""
-        self.get(voice_id)
+    def reference_path(self, voice_id: str, *, viewer: Principal) -> Path:
+        """The stored reference WAV of a voice `viewer` may see."""
+        self.get(voice_id, viewer=viewer)
         return self._files.path(voice_id) / REFERENCE
 
     def _load_reference(self, voice_id: str) -> tuple[Samples, int]:
@@ -307,7 +338,8 @@ class VoiceLibrary:
 
     def reference(self, voice_id: str, engine: CloningEngine) -> VoiceReference:
         """What `engine` needs to speak the voice, computed at most once per model version."""
-        record = self.get(voice_id)
+        # Visibility was checked when the request's voice was resolved.
+        record = self._get(voice_id)
         return self._conditioning.reference(
             engine, voice_id, record.transcript, lambda: self._load_reference(voice_id)
         )
@@ -320,13 +352,13 @@ class VoiceLibrary:
         arrays = engine.condition(reference.samples, reference.sample_rate, spoken)
         return VoiceReference(voice_id=new_id("ref"), transcript=spoken, conditioning=arrays)
 
-    def export(self, voice_ids: Iterable[str]) -> bytes:
+    def export(self, voice_ids: Iterable[str], *, viewer: Principal) -> bytes:
         """A zip of voices: a manifest plus each reference WAV; ids are reissued on import."""
         buffer = io.BytesIO()
         manifest: dict[str, Any] = {"format": EXPORT_FORMAT, "version": 1, "voices": []}
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for voice_id in voice_ids:
-                record = self.get(voice_id)
+                record = self.get(voice_id, viewer=viewer)
                 entry = f"{record.id}.wav"
                 archive.write(self._files.path(voice_id) / REFERENCE, entry)
                 manifest["voices"].append(
@@ -421,4 +453,7 @@ class VoiceLibrary:
                 )
             except SpeakerError as exc:
                 log.warning("skipping %s: %s", wav.name, exc)
+            except IntegrityError:
+                # Another replica sharing the folder imported the same file a moment earlier.
+                log.info("%s was imported by another replica", wav.name)
         return created

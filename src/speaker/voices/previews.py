@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from speaker.audio.formats import AudioFormat
+from speaker.auth.principal import Principal
 from speaker.engines.base import EngineInfo
 from speaker.errors import InvalidRequestError, NotFoundError
 from speaker.service import SpeechOrder, SpeechService
@@ -45,10 +46,10 @@ class VoicePreviews:
         self._catalog = catalog
         self._infos = engine_infos
 
-    async def render(self, voice_id: str, fmt: AudioFormat) -> Preview:
-        """The voice's preview in `fmt`, synthesized on first use."""
+    async def render(self, voice_id: str, fmt: AudioFormat, viewer: Principal) -> Preview:
+        """The preview in `fmt` of a voice `viewer` may see, synthesized on first use."""
         library = self._catalog.library
-        cloned = library.find(voice_id) if library is not None else None
+        cloned = library.find(voice_id, viewer=viewer) if library is not None else None
         builtin = self._catalog.get(voice_id)
         if cloned is None and builtin is None:
             raise NotFoundError(
@@ -62,7 +63,7 @@ class VoicePreviews:
         # An OpenAI model name lets a cloned voice go to whichever loaded engine can clone.
         model = builtin.engine if builtin is not None else "tts-1"
         order = SpeechOrder(
-            text=PREVIEW_TEXT.format(name=name), model=model, voice=voice_id, fmt=fmt
+            text=PREVIEW_TEXT.format(name=name), model=model, voice=voice_id, fmt=fmt, viewer=viewer
         )
         try:
             engine, _ = self._service.resolve(order)
@@ -71,7 +72,9 @@ class VoicePreviews:
                 raise
             # Nothing here can speak this voice yet; its own recording is the honest preview.
             return Preview(
-                library.reference_path(voice_id).read_bytes(), AudioFormat.WAV, "reference"
+                library.reference_path(voice_id, viewer=viewer).read_bytes(),
+                AudioFormat.WAV,
+                "reference",
             )
         info = self._infos.get(engine)
         key = "|".join(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
+from dataclasses import asdict
 from importlib.metadata import version
 from typing import Any
 
@@ -54,6 +55,7 @@ async def status(runtime: RuntimeDep) -> dict[str, Any]:
         for name, info in runtime.engine_infos.items()
     ]
     voices = [v.id for v in runtime.catalog.voices()] if runtime.ready else []
+    cache = asdict(runtime.speech_cache.stats()) if runtime.ready else None
     return {
         "status": "ready" if runtime.ready else "draining" if runtime.draining else "loading",
         "version": runtime.version,
@@ -74,6 +76,7 @@ async def status(runtime: RuntimeDep) -> dict[str, Any]:
             "audio_seconds": round(stats.audio_seconds, 3),
             "busy_seconds": round(stats.busy_seconds, 3),
         },
+        "cache": cache,
         "memory": {"rss_bytes": memory.rss, "vms_bytes": memory.vms},
         "versions": {
             "python": platform.python_version(),

@@ -6,12 +6,14 @@ import base64
 import json
 from collections.abc import AsyncGenerator, AsyncIterator
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from speaker.api.deps import ClientId, ReadyRuntime
+from speaker.api.auth import charge_characters
+from speaker.api.cache_control import CachePolicyDep
+from speaker.api.deps import ClientId, CurrentPrincipal, ReadyRuntime
 from speaker.api.protocol import ErrorResponse, SpeechRequest
-from speaker.api.streaming import audio_response, begin, speech_headers
+from speaker.api.streaming import audio_response, begin_cached, speech_headers
 from speaker.audio.formats import AudioFormat, content_type
 from speaker.service import EncodedChunk, PreparedSpeech, SpeechService
 
@@ -67,15 +69,22 @@ async def _sse_events(
     responses=_AUDIO_RESPONSES,
 )
 async def create_speech(
-    body: SpeechRequest, runtime: ReadyRuntime, client: ClientId
+    body: SpeechRequest,
+    runtime: ReadyRuntime,
+    client: ClientId,
+    policy: CachePolicyDep,
+    request: Request,
+    caller: CurrentPrincipal,
 ) -> StreamingResponse:
     """Speak `input`; audio starts as soon as the first sentence is synthesized."""
-    speech = await runtime.service.prepare(body.to_order(client))
-    first, chunks = await begin(runtime.service, speech)
+    await charge_characters(request, len(body.input))
+    order = body.to_order(client, caller)
+    speech = await runtime.service.prepare(order)
+    cache, first, chunks = await begin_cached(runtime.speech_cache, order, speech, policy)
     if body.stream_format == "sse":
         return StreamingResponse(
             _sse_events(speech, first, chunks),
             media_type="text/event-stream",
-            headers=speech_headers(speech),
+            headers=speech_headers(speech, cache),
         )
-    return audio_response(speech, first, chunks)
+    return audio_response(speech, first, chunks, cache)

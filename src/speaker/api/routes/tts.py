@@ -7,7 +7,8 @@ make one valid file. A failure once events have started ends the stream with `ev
 whose data is the usual `{"error": {...}}` body; failures before that are plain JSON errors.
 
 `POST /v1/tts/long` takes up to `SPEAKER_MAX_LONG_INPUT_CHARS` characters and streams one
-audio file, like `/v1/audio/speech`, chunk by chunk as the engine produces it.
+audio file, like `/v1/audio/speech`, chunk by chunk as the engine produces it; it is served from
+the audio cache like the speech endpoint (`/stream` is not: its events carry per-chunk text).
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from speaker.api.deps import ClientId, ReadyRuntime
+from speaker.api.auth import charge_characters
+from speaker.api.cache_control import CachePolicyDep
+from speaker.api.deps import ClientId, CurrentPrincipal, ReadyRuntime
 from speaker.api.errors import error_body
 from speaker.api.protocol import ErrorResponse
 from speaker.api.protocol_tts import ChunkEvent, DoneEvent, LongRequest, StreamRequest, Usage
-from speaker.api.streaming import audio_response, begin, speech_headers
+from speaker.api.streaming import audio_response, begin, begin_cached, speech_headers
 from speaker.audio.formats import AudioFormat, content_type
 from speaker.errors import SpeakerError
 from speaker.service import EncodedChunk, PreparedSpeech, SpeechService
@@ -114,10 +117,15 @@ async def _events(
     },
 )
 async def stream_speech(
-    body: StreamRequest, runtime: ReadyRuntime, client: ClientId
+    body: StreamRequest,
+    runtime: ReadyRuntime,
+    client: ClientId,
+    request: Request,
+    caller: CurrentPrincipal,
 ) -> StreamingResponse:
     """Speak `input` as SSE: each chunk's text, duration and base64 audio as soon as it exists."""
-    speech = await runtime.service.prepare(body.to_order(client))
+    await charge_characters(request, len(body.input))
+    speech = await runtime.service.prepare(body.to_order(client, caller))
     first, chunks = await begin(runtime.service, speech)
     return StreamingResponse(
         _events(speech, first, chunks),
@@ -139,9 +147,16 @@ async def stream_speech(
     },
 )
 async def long_speech(
-    body: LongRequest, runtime: ReadyRuntime, client: ClientId
+    body: LongRequest,
+    runtime: ReadyRuntime,
+    client: ClientId,
+    policy: CachePolicyDep,
+    request: Request,
+    caller: CurrentPrincipal,
 ) -> StreamingResponse:
     """Speak up to SPEAKER_MAX_LONG_INPUT_CHARS characters, audio flowing as it is made."""
-    speech = await runtime.service.prepare(body.to_order(client), long_form=True)
-    first, chunks = await begin(runtime.service, speech)
-    return audio_response(speech, first, chunks)
+    await charge_characters(request, len(body.input))
+    order = body.to_order(client, caller)
+    speech = await runtime.service.prepare(order, long_form=True)
+    cache, first, chunks = await begin_cached(runtime.speech_cache, order, speech, policy)
+    return audio_response(speech, first, chunks, cache)

@@ -29,6 +29,11 @@ The server sends:
   message type, invalid JSON, a binary frame or text after `close` leave the session open.
 
 A client that disconnects stops the work its session had left.
+
+Where API keys are required, a session sends one as `Authorization: Bearer <key>` or, from a
+browser, `?api_key=<key>`; a missing or refused key gets an `error` and a 1008 close. `text`
+is charged to the key's characters per minute as it arrives; text over it is answered with a
+`rate_limit_exceeded` error and not spoken.
 """
 
 from __future__ import annotations
@@ -42,7 +47,8 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ValidationError
 from starlette import status
 
-from speaker.api.deps import client_id, ready_runtime
+from speaker.api.auth import charge_characters
+from speaker.api.deps import client_id, current_principal, ready_runtime
 from speaker.api.errors import error_body
 from speaker.api.protocol_tts import (
     AudioMessage,
@@ -57,7 +63,7 @@ from speaker.api.protocol_tts import (
     client_message,
 )
 from speaker.audio.formats import AudioFormat
-from speaker.errors import InvalidRequestError, SpeakerError
+from speaker.errors import InvalidRequestError, RateLimitedError, SpeakerError
 from speaker.service import EncodedChunk, LiveSpeech
 
 log = logging.getLogger(__name__)
@@ -220,12 +226,15 @@ class _Session:
             if isinstance(message, CancelMessage):
                 return True
             try:
+                if isinstance(message, TextMessage) and not self._closing:
+                    # Text is charged as it arrives; text over the budget is refused, not spoken.
+                    await charge_characters(self._websocket, len(message.text))
                 if message is not None:
                     self._apply(message)
                 message = await _receive(self._websocket)
             except WebSocketDisconnect:
                 return False
-            except InvalidRequestError as exc:
+            except (InvalidRequestError, RateLimitedError) as exc:
                 await self._send(_error(exc.to_dict()))
                 message = None
 
@@ -302,7 +311,7 @@ async def _serve(websocket: WebSocket, voice: str | None) -> None:
     try:
         runtime = ready_runtime(websocket)
         start, pending = await _opening(websocket)
-        live = runtime.service.live(start.to_order(voice, client))
+        live = runtime.service.live(start.to_order(voice, client, current_principal(websocket)))
     except WebSocketDisconnect:
         return
     except SpeakerError as exc:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Form, UploadFile
+from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
-from speaker.api.deps import ClientId, ReadyRuntime
+from speaker.api.auth import charge_characters
+from speaker.api.deps import ClientId, CurrentPrincipal, ReadyRuntime
 from speaker.api.streaming import audio_response, begin
 from speaker.api.uploads import read_upload
 from speaker.audio.formats import AudioFormat
@@ -22,6 +23,8 @@ router = APIRouter(prefix="/v1/audio", tags=["voices"])
 async def voice_clone_speech(
     runtime: ReadyRuntime,
     client: ClientId,
+    request: Request,
+    caller: CurrentPrincipal,
     reference_audio: UploadFile,
     input: Annotated[str, Form(min_length=1)],
     reference_text: Annotated[str | None, Form(max_length=2000)] = None,
@@ -32,6 +35,7 @@ async def voice_clone_speech(
 ) -> StreamingResponse:
     """The reference (3–30 s of speech, transcribed if `reference_text` is absent) conditions
     a cloning engine for this request only; the audio streams back as it is made."""
+    await charge_characters(request, len(input))
     service = runtime.service
     engine = runtime.engines[service.cloning_engine(model, "speaking from reference audio")]
     assert isinstance(engine, CloningEngine)
@@ -47,6 +51,7 @@ async def voice_clone_speech(
         fmt=response_format,
         speed=speed,
         client=client,
+        viewer=caller,
         reference=reference,
         language=language,
     )

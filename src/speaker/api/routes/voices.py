@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from speaker.api.deps import ReadyRuntime
+from speaker.api.deps import CurrentPrincipal, ReadyRuntime
 from speaker.api.protocol import VoiceList, VoiceObject
 
 router = APIRouter(prefix="/v1/audio", tags=["openai"])
 
 
 @router.get("/voices", summary="Voices and the OpenAI names mapped onto them")
-async def list_voices(runtime: ReadyRuntime, engine: str | None = None) -> VoiceList:
+async def list_voices(
+    runtime: ReadyRuntime, caller: CurrentPrincipal, engine: str | None = None
+) -> VoiceList:
     """Every voice; `engine` filters."""
     catalog = runtime.catalog
     voices = [
@@ -45,6 +47,6 @@ async def list_voices(runtime: ReadyRuntime, engine: str | None = None) -> Voice
                 source="cloned",
                 aliases=[],
             )
-            for r in runtime.library.search()
+            for r in runtime.library.search(viewer=caller)
         ]
     return VoiceList(voices=voices, data=voices, default=catalog.default_voice)
