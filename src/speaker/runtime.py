@@ -9,7 +9,6 @@ from functools import cached_property
 from importlib.metadata import version
 
 from redis import Redis
-from sqlalchemy import select
 
 from speaker.auth.audit import AuditLog
 from speaker.auth.keys import KeyStore
@@ -21,7 +20,6 @@ from speaker.jobs import JobService, JobWorkers
 from speaker.scheduler import Scheduler, SchedulerConfig
 from speaker.service import SpeechService
 from speaker.storage.database import Database, sqlite_url
-from speaker.storage.tables import api_keys
 from speaker.voices.catalog import VoiceCatalog
 from speaker.voices.consents import ConsentStore
 from speaker.voices.library import IntakeLimits, VoiceLibrary
@@ -159,9 +157,7 @@ class Runtime:
         """The secret signing webhooks of jobs submitted with `key_id` (None: without a key)."""
         if key_id is None:
             return self.settings.webhook_secret or None
-        with self.database.begin() as conn:
-            query = select(api_keys.c.webhook_secret).where(api_keys.c.id == key_id)
-            return conn.execute(query).scalar_one_or_none()
+        return self.keys.webhook_secret(key_id)
 
     def load(self) -> None:
         """Load engines, index voices and start the workers; raises on bad configuration."""

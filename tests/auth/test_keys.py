@@ -62,6 +62,16 @@ def test_only_a_digest_of_the_secret_is_stored(database: Database, tmp_path: Pat
     assert digest(created.secret).encode() in stored
 
 
+def test_each_key_has_its_own_webhook_secret(database: Database) -> None:
+    store = KeyStore(database)
+    first = store.create("one", Role.USER, "team")
+    second = store.create("two", Role.USER, "team")
+    assert store.webhook_secret(first.record.id) == first.webhook_secret
+    assert store.webhook_secret(second.record.id) == second.webhook_secret
+    assert first.webhook_secret != second.webhook_secret
+    assert store.webhook_secret("key_gone") is None
+
+
 def test_keys_need_a_name_owner_and_sane_limits(database: Database) -> None:
     store = KeyStore(database)
     with pytest.raises(InvalidRequestError):

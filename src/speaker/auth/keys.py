@@ -171,6 +171,13 @@ class KeyStore:
             )
         return _record(row)
 
+    def webhook_secret(self, key_id: str) -> str | None:
+        """The secret that signs webhooks of jobs submitted with a key; None if it is gone."""
+        with self._db.begin() as conn:
+            query = select(api_keys.c.webhook_secret).where(api_keys.c.id == key_id)
+            secret: str | None = conn.execute(query).scalar_one_or_none()
+        return secret
+
     def revoke(self, key_id: str) -> ApiKeyRecord:
         """Refuse the key from now on; revoking a revoked key changes nothing."""
         record = self.get(key_id)
