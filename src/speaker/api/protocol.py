@@ -19,6 +19,33 @@ class VoiceRef(BaseModel):
     id: str = Field(min_length=1, max_length=200)
 
 
+def speech_order(
+    text: str,
+    model: str,
+    voice: str | VoiceRef | None,
+    fmt: AudioFormat,
+    speed: float,
+    normalize: bool | None,
+    client: str,
+    viewer: Principal,
+    *,
+    instructions: str | None = None,
+) -> SpeechOrder:
+    """The service-level order of a request's wire fields, on behalf of `viewer`."""
+    return SpeechOrder(
+        text=text,
+        model=model,
+        voice=voice.id if isinstance(voice, VoiceRef) else voice,
+        voice_by_id=isinstance(voice, VoiceRef),
+        fmt=fmt,
+        speed=speed,
+        instructions=instructions,
+        normalize=normalize,
+        client=client,
+        viewer=viewer,
+    )
+
+
 class SpeechRequest(BaseModel):
     """Body of `POST /v1/audio/speech`: every field of OpenAI's spec plus Speaker's `normalize`."""
 
@@ -47,19 +74,16 @@ class SpeechRequest(BaseModel):
 
     def to_order(self, client: str, viewer: Principal) -> SpeechOrder:
         """The service-level order this request describes, on behalf of a client."""
-        by_id = isinstance(self.voice, VoiceRef)
-        voice = self.voice.id if isinstance(self.voice, VoiceRef) else self.voice
-        return SpeechOrder(
-            text=self.input,
-            model=self.model,
-            voice=voice,
-            voice_by_id=by_id,
-            fmt=self.response_format,
-            speed=self.speed,
+        return speech_order(
+            self.input,
+            self.model,
+            self.voice,
+            self.response_format,
+            self.speed,
+            self.normalize,
+            client,
+            viewer,
             instructions=self.instructions,
-            normalize=self.normalize,
-            client=client,
-            viewer=viewer,
         )
 
 

@@ -50,18 +50,7 @@ class KeyObject(BaseModel):
     @classmethod
     def of(cls, record: ApiKeyRecord) -> KeyObject:
         """From a stored key."""
-        return cls(
-            id=record.id,
-            name=record.name,
-            prefix=record.prefix,
-            role=record.role,
-            owner=record.owner,
-            created_at=record.created_at,
-            revoked_at=record.revoked_at,
-            last_used_at=record.last_used_at,
-            requests_per_minute=record.requests_per_minute,
-            chars_per_minute=record.chars_per_minute,
-        )
+        return cls.model_validate(record, from_attributes=True)
 
 
 class KeyCreated(KeyObject):
@@ -94,16 +83,7 @@ class AuditEntryObject(BaseModel):
     @classmethod
     def of(cls, entry: AuditEntry) -> AuditEntryObject:
         """From a stored entry."""
-        return cls(
-            id=entry.id,
-            at=entry.at,
-            actor=entry.actor,
-            owner=entry.owner,
-            action=entry.action,
-            target=entry.target,
-            address=entry.address,
-            detail=entry.detail,
-        )
+        return cls.model_validate(entry, from_attributes=True)
 
 
 class AuditList(BaseModel):

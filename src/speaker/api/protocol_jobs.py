@@ -6,7 +6,7 @@ from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from speaker.api.protocol import ErrorDetail, VoiceRef
+from speaker.api.protocol import ErrorDetail, VoiceRef, speech_order
 from speaker.api.protocol_tts import Normalize, Speed
 from speaker.audio.formats import AudioFormat
 from speaker.auth.principal import Principal
@@ -40,17 +40,16 @@ class BatchItem(BaseModel):
 
     def to_order(self, client: str, viewer: Principal) -> SpeechOrder:
         """The service-level order of this item, on behalf of `viewer`."""
-        return SpeechOrder(
-            text=self.input,
-            model=self.model,
-            voice=self.voice.id if isinstance(self.voice, VoiceRef) else self.voice,
-            voice_by_id=isinstance(self.voice, VoiceRef),
-            fmt=self.response_format,
-            speed=self.speed,
+        return speech_order(
+            self.input,
+            self.model,
+            self.voice,
+            self.response_format,
+            self.speed,
+            self.normalize,
+            client,
+            viewer,
             instructions=self.instructions,
-            normalize=self.normalize,
-            client=client,
-            viewer=viewer,
         )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from speaker.api.protocol import VoiceRef
+from speaker.api.protocol import VoiceRef, speech_order
 from speaker.audio.formats import OUTPUT_SAMPLE_RATE, AudioFormat
 from speaker.auth.principal import Principal
 from speaker.service import SpeechOrder
@@ -17,31 +17,6 @@ Normalize = Annotated[
     bool | None,
     Field(description="Expand numbers, dates, symbols… (server default: on)."),
 ]
-
-
-def _order(
-    text: str,
-    model: str,
-    voice: str | VoiceRef | None,
-    fmt: AudioFormat,
-    speed: float,
-    normalize: bool | None,
-    client: str,
-    viewer: Principal,
-) -> SpeechOrder:
-    by_id = isinstance(voice, VoiceRef)
-    name = voice.id if isinstance(voice, VoiceRef) else voice
-    return SpeechOrder(
-        text=text,
-        model=model,
-        voice=name,
-        voice_by_id=by_id,
-        fmt=fmt,
-        speed=speed,
-        normalize=normalize,
-        client=client,
-        viewer=viewer,
-    )
 
 
 class _TextRequest(BaseModel):
@@ -60,7 +35,7 @@ class _TextRequest(BaseModel):
 
     def to_order(self, client: str, viewer: Principal) -> SpeechOrder:
         """The service-level order this request describes, on behalf of a client."""
-        return _order(
+        return speech_order(
             self.input,
             self.model,
             self.voice,
@@ -160,7 +135,7 @@ class StartMessage(BaseModel):
     def to_order(self, default_voice: str | None, client: str, viewer: Principal) -> SpeechOrder:
         """The order of a live session; the path's voice applies unless this names one."""
         voice = self.voice if self.voice is not None else default_voice
-        return _order(
+        return speech_order(
             "", self.model, voice, self.response_format, self.speed, self.normalize, client, viewer
         )
 

@@ -11,22 +11,13 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import time
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from speaker.storage.files import SETTLE_SECONDS, check_id
+from speaker.storage.files import check_id, fsync_dir, settled
 
 _RESULT = re.compile(r"^(?P<n>\d+)\.(?P<attempt>\d+)\.(?P<ext>[a-z0-9]+)$")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class ResultFiles:
@@ -50,7 +41,7 @@ class ResultFiles:
         folder = self.root / check_id(job_id)
         folder.mkdir(exist_ok=True)
         os.replace(staged, folder / f"{n}.{attempt}.{ext}")
-        _fsync_dir(folder)
+        fsync_dir(folder)
         return f"{job_id}/{n}.{attempt}.{ext}"
 
     def path(self, result: str) -> Path:
@@ -90,9 +81,5 @@ class ResultFiles:
     def clear_staging(self) -> None:
         """Drop staged files a crash left, once no live writer (any replica) can still own them."""
         for leftover in self._staging.iterdir():
-            try:
-                settled = time.time() - leftover.stat().st_mtime > SETTLE_SECONDS
-            except FileNotFoundError:
-                continue
-            if settled:
+            if settled(leftover):
                 leftover.unlink(missing_ok=True)

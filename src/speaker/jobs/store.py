@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, update
 
 from speaker.storage.database import Database
+from speaker.storage.paging import newest_first
 from speaker.storage.tables import job_items, jobs, webhook_deliveries
 from speaker.voices.records import new_id
 
@@ -332,7 +333,7 @@ class JobStore:
 
     def page(self, query: JobQuery) -> tuple[list[JobRecord], bool]:
         """Jobs newest first, filtered; True when more follow."""
-        statement = select(jobs).order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+        statement = select(jobs)
         if not query.all_owners:
             statement = statement.where(or_(jobs.c.owner == query.owner, jobs.c.owner.is_(None)))
         if query.state is not None:
@@ -342,16 +343,9 @@ class JobStore:
         if query.until is not None:
             statement = statement.where(jobs.c.created_at < query.until)
         with self._db.begin() as conn:
-            if query.after is not None:
-                anchor = conn.execute(select(jobs).where(jobs.c.id == query.after)).first()
-                if anchor is not None:
-                    statement = statement.where(
-                        (jobs.c.created_at < anchor.created_at)
-                        | ((jobs.c.created_at == anchor.created_at) & (jobs.c.id < anchor.id))
-                    )
-            rows = conn.execute(statement.limit(query.limit + 1)).all()
-            counts = self._counts(conn, [r.id for r in rows[: query.limit]])
-        return [_job(r, counts.get(r.id)) for r in rows[: query.limit]], len(rows) > query.limit
+            rows, more = newest_first(conn, jobs, statement, query.after, query.limit)
+            counts = self._counts(conn, [r.id for r in rows])
+        return [_job(r, counts.get(r.id)) for r in rows], more
 
     @staticmethod
     def _counts(conn: Connection, job_ids: Sequence[str]) -> dict[str, dict[str, int]]:

@@ -19,7 +19,8 @@ def check_id(value: str) -> str:
     return value
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Flush a directory's entries, so a rename into it survives a power cut."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -32,7 +33,8 @@ def _fsync_dir(path: Path) -> None:
 SETTLE_SECONDS = 3600.0
 
 
-def _settled(path: Path) -> bool:
+def settled(path: Path) -> bool:
+    """True once a path is too old to belong to a write still in progress (on any replica)."""
     try:
         return time.time() - path.stat().st_mtime > SETTLE_SECONDS
     except FileNotFoundError:
@@ -63,7 +65,7 @@ class FileStore:
                     os.fsync(handle.fileno())
         target = self.path(item_id)
         os.replace(staged, target)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         return target
 
     def write(self, item_id: str, name: str, data: bytes) -> Path:
@@ -93,12 +95,12 @@ class FileStore:
     def clear_staging(self) -> None:
         """Drop what a crash left half-written, once no live writer can still own it."""
         for leftover in self._staging.iterdir():
-            if _settled(leftover):
+            if settled(leftover):
                 shutil.rmtree(leftover, ignore_errors=True)
 
     def remove_abandoned(self, known: set[str]) -> list[str]:
         """Delete settled folders whose id has no record (a crash before the commit)."""
-        abandoned = sorted(i for i in self.ids() - known if _settled(self.path(i)))
+        abandoned = sorted(i for i in self.ids() - known if settled(self.path(i)))
         for item_id in abandoned:
             self.remove(item_id)
         return abandoned

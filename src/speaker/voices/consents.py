@@ -12,6 +12,7 @@ from speaker.auth.principal import Principal, Role
 from speaker.errors import NotFoundError, PermissionDeniedError, UnprocessableError
 from speaker.storage.database import Database
 from speaker.storage.files import FileStore
+from speaker.storage.paging import newest_first
 from speaker.storage.tables import consents
 from speaker.voices.intake import decode_audio, encode_wav
 from speaker.voices.records import ConsentRecord, new_id
@@ -134,20 +135,13 @@ class ConsentStore:
         self, *, viewer: Principal, after: str | None = None, limit: int = 20
     ) -> tuple[list[ConsentRecord], bool]:
         """A page of the consents `viewer` may see, newest first; True when more follow."""
-        query = select(consents).order_by(consents.c.created_at.desc(), consents.c.id.desc())
+        query = select(consents)
         if viewer.role is not Role.ADMIN:
             # Principal.sees for unshared records, as SQL so that pages stay full.
             query = query.where(consents.c.owner.is_(None) | (consents.c.owner == viewer.owner))
         with self._db.begin() as conn:
-            if after is not None:
-                anchor = conn.execute(select(consents).where(consents.c.id == after)).first()
-                if anchor is not None:
-                    query = query.where(
-                        (consents.c.created_at < anchor.created_at)
-                        | ((consents.c.created_at == anchor.created_at) & (consents.c.id < after))
-                    )
-            rows = conn.execute(query.limit(limit + 1)).all()
-        return [_record(r) for r in rows[:limit]], len(rows) > limit
+            rows, more = newest_first(conn, consents, query, after, limit)
+        return [_record(r) for r in rows], more
 
     def delete(self, consent_id: str, *, viewer: Principal) -> ConsentRecord:
         """Remove a consent and its recording (its owner or an admin); returns what was removed."""
