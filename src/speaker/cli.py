@@ -289,6 +289,82 @@ def voices() -> None:
         runtime.close()
 
 
+@app.command()
+def validate(
+    corpus: Annotated[
+        str, typer.Option(help="smoke, full, or a file: one sentence per line, or .jsonl cases")
+    ] = "smoke",
+    voice: Annotated[
+        list[str] | None, typer.Option(help="Voice to validate; give two to compare (A/B)")
+    ] = None,
+    model: Annotated[
+        list[str] | None, typer.Option(help="Model or engine (default tts-1); two compare (A/B)")
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(help="Validate a running server instead of this installation")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="SPEAKER_API_KEY", help="Bearer key for --url")
+    ] = None,
+    whisper_model: Annotated[
+        Path | None, typer.Option(help="A faster-whisper model directory (default: tiny.en)")
+    ] = None,
+    beam_size: Annotated[int, typer.Option(min=1, max=10, help="Whisper's beam size")] = 5,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the result as JSON")
+    ] = None,
+    html_path: Annotated[
+        Path | None, typer.Option("--html", help="Write an HTML report with plots")
+    ] = None,
+    max_wer: Annotated[
+        float | None, typer.Option(min=0, help="Fail above this WER over the corpus")
+    ] = None,
+    max_case_wer: Annotated[
+        float | None, typer.Option(min=0, help="Fail when any case's WER is above this")
+    ] = None,
+    min_similarity: Annotated[
+        float | None,
+        typer.Option(min=-1, max=1, help="Fail when a cloned voice's similarity is below this"),
+    ] = None,
+) -> None:
+    """Speak a corpus, transcribe it with Whisper and check word error rates (exit 1 on failure)."""
+    from rich.markup import escape
+
+    from speaker.validation.extras import MissingExtraError, require_validate
+
+    try:
+        require_validate()
+    except MissingExtraError as exc:
+        # Unwrapped: the install command must stay on one line to be copied.
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    from speaker.validation.command import ValidateOptions, run_validate
+    from speaker.validation.suite import Thresholds
+
+    options = ValidateOptions(
+        corpus=corpus,
+        voices=voice or [],
+        models=model or [],
+        url=url,
+        api_key=api_key,
+        whisper_model=str(whisper_model) if whisper_model else None,
+        beam_size=beam_size,
+        json_path=json_path,
+        html_path=html_path,
+        thresholds=Thresholds(
+            max_wer=max_wer, max_case_wer=max_case_wer, min_similarity=min_similarity
+        ),
+    )
+    status = run_validate(
+        options,
+        out=Console(),
+        err=console,
+        # No job workers: a validation run must not pick up the server's batch jobs.
+        open_runtime=lambda chars: _load(_settings(max_input_chars=chars, job_workers=0)),
+    )
+    raise typer.Exit(status)
+
+
 models_app = typer.Typer(
     help="Checkpoints of the engines that need a download (CSM).", no_args_is_help=True
 )

@@ -227,6 +227,12 @@ class Settings(BaseSettings):
     log_json: bool = False
     """Write logs as one JSON object a line (for log collectors)."""
 
+    metrics_enabled: bool = True
+    """Serve Prometheus metrics at /metrics and record them (off: nothing is recorded)."""
+
+    metrics_public: bool = False
+    """Let anyone scrape /metrics; otherwise, once API keys are on, it needs a readonly key."""
+
     @field_validator("voice_map")
     @classmethod
     def _known_openai_names(cls, value: dict[str, str]) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import asdict
 from functools import cached_property
 from importlib.metadata import version
 
@@ -17,6 +18,7 @@ from speaker.config import Settings
 from speaker.engines.base import Engine, EngineInfo
 from speaker.engines.registry import build_engines
 from speaker.jobs import JobService, JobWorkers
+from speaker.observability.metrics import CacheCounts, Metrics, ServerGauges
 from speaker.scheduler import Scheduler, SchedulerConfig
 from speaker.service import SpeechService
 from speaker.storage.database import Database, sqlite_url
@@ -44,6 +46,8 @@ class Runtime:
         self.created_at = time.time()
         self.engines: dict[str, Engine] = build_engines(settings)
         self.engine_infos: dict[str, EngineInfo] = {}
+        self.metrics = Metrics(enabled=settings.metrics_enabled, version=self.version)
+        self.metrics.read_gauges_from(self.gauges)
         self.scheduler = Scheduler(
             self.engines,
             SchedulerConfig(
@@ -54,6 +58,7 @@ class Runtime:
                 headroom=settings.admission_headroom,
                 batch_wait_s=settings.batch_wait_ms / 1000,
             ),
+            self.metrics,
         )
         self._catalog: VoiceCatalog | None = None
         self._library: VoiceLibrary | None = None
@@ -169,7 +174,7 @@ class Runtime:
                 self.engines, self.settings.default_voice, self.settings.voice_map, self._library
             )
             self._service = SpeechService(
-                self.settings, self.engines, self._catalog, self.scheduler
+                self.settings, self.engines, self._catalog, self.scheduler, self.metrics
             )
             self._speech_cache = SpeechCache(
                 open_audio_cache(self.settings, self.redis),
@@ -226,6 +231,30 @@ class Runtime:
             log.info(
                 "imported %d voice(s) dropped into %s", len(imported), settings.resolved_voices_dir
             )
+
+    def gauges(self) -> ServerGauges:
+        """The server's state for a metrics scrape (blocking: it counts jobs in the database)."""
+        stats = self.scheduler.stats()
+        cache = None
+        if self._speech_cache is not None:
+            counts = asdict(self._speech_cache.stats())
+            backend, entries = counts.pop("backend"), counts.pop("entries")
+            cache = CacheCounts(backend, counts, entries, counts.pop("bytes"))
+        jobs, items = self._jobs.store.census() if self._jobs is not None else ({}, {})
+        return ServerGauges(
+            ready=self.ready,
+            active_streams=self.scheduler.admission.active,
+            stream_slots=self.scheduler.limits().max_streams,
+            realtime_capacity=self.scheduler.realtime_capacity(),
+            workers=stats.workers,
+            busy_workers=stats.busy,
+            queued={"interactive": stats.queued - stats.queued_batch, "batch": stats.queued_batch},
+            busy_seconds=stats.busy_seconds,
+            load_seconds={name: info.load_seconds for name, info in self.engine_infos.items()},
+            cache=cache,
+            jobs=jobs,
+            job_items=items,
+        )
 
     @property
     def draining(self) -> bool:

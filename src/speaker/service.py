@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -16,6 +17,8 @@ from speaker.config import Settings
 from speaker.engines.base import CloningEngine, Engine, SynthesisParams, VoiceInfo, VoiceReference
 from speaker.engines.registry import resolve_model
 from speaker.errors import InvalidRequestError
+from speaker.observability.metrics import Metrics
+from speaker.observability.timing import ChunkTiming
 from speaker.scheduler import Scheduler, SpeechStream
 from speaker.scheduler.stream import Piece
 from speaker.scheduler.work import INTERACTIVE
@@ -28,23 +31,33 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 AUDIO_TOKENS_PER_SECOND = 50
 
 
-async def _encode(pipeline: AudioPipeline, work: Callable[[], bytes]) -> tuple[bytes, float]:
-    """Run encoder work off the event loop; return its bytes and the seconds of audio it wrote."""
+async def _encode(pipeline: AudioPipeline, work: Callable[[], bytes]) -> tuple[bytes, float, float]:
+    """Run encoder work off the event loop; return its bytes, the seconds of audio it wrote and
+    the seconds it took."""
     before = pipeline.seconds_out
+    started = time.perf_counter()
     data = await asyncio.to_thread(work)
-    return data, pipeline.seconds_out - before
+    return data, pipeline.seconds_out - before, time.perf_counter() - started
 
 
 async def _encode_piece(
-    pipeline: AudioPipeline, piece: Piece, texts: Sequence[str], *, last: bool
+    pipeline: AudioPipeline,
+    piece: Piece,
+    texts: Sequence[str],
+    *,
+    last: bool,
+    engine: str,
+    metrics: Metrics,
 ) -> EncodedChunk:
     """Encode one piece of a stream; only the first piece of a chunk carries its text."""
     feed = partial(
         pipeline.feed, piece.audio.samples, last=last, opens=piece.opens, closes=piece.closes
     )
-    data, seconds = await _encode(pipeline, feed)
+    data, seconds, took = await _encode(pipeline, feed)
+    metrics.stage(engine, "encode", took)
     text = texts[piece.index] if piece.opens else ""
-    return EncodedChunk(piece.index, text, data, seconds, last)
+    timing = piece.timing.encoded(took) if piece.timing is not None else None
+    return EncodedChunk(piece.index, text, data, seconds, last, timing)
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,8 @@ class PreparedSpeech:
     input_tokens: int
     instructions_ignored: bool
     client: str = "local"
+    prepare_seconds: float = 0.0
+    """Time spent resolving the voice, normalizing and chunking the text."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,8 @@ class EncodedChunk:
     data: bytes
     audio_seconds: float
     last: bool
+    timing: ChunkTiming | None = None
+    """Where the time went, on the first encoded bytes of each chunk."""
 
 
 @dataclass(frozen=True)
@@ -119,11 +136,13 @@ class SpeechService:
         engines: Mapping[str, Engine],
         catalog: VoiceCatalog,
         scheduler: Scheduler,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
         self._engines = engines
         self._catalog = catalog
         self._scheduler = scheduler
+        self._metrics = metrics or Metrics(enabled=False)
 
     def _check_text(self, text: str, limit: int, variable: str) -> None:
         if len(text) > limit:
@@ -231,6 +250,7 @@ class SpeechService:
 
         Long-form orders may be up to SPEAKER_MAX_LONG_INPUT_CHARS instead of the speech limit.
         """
+        started = time.perf_counter()
         engine, voice = self.check(order, long_form=long_form)
         reference = order.reference or await asyncio.to_thread(self.reference, engine, voice)
         normalize = self._normalizes(order)
@@ -246,6 +266,9 @@ class SpeechService:
                 param="input",
                 suggestion="send words, numbers or symbols that can be read aloud",
             )
+        took = time.perf_counter() - started
+        self._metrics.stage(engine, "prepare", took)
+        self._metrics.accepted(engine, len(order.text))
         return PreparedSpeech(
             engine=engine,
             voice=voice,
@@ -259,6 +282,7 @@ class SpeechService:
             instructions_ignored=bool(order.instructions)
             and not self._engines[engine].capabilities.instructions,
             client=order.client,
+            prepare_seconds=took,
         )
 
     def chunk(
@@ -294,7 +318,7 @@ class SpeechService:
             client=order.client,
         )
         pipeline = AudioPipeline(order.fmt, voice.sample_rate, self._settings.max_pause_ms / 1000)
-        return LiveSpeech(self, voice, normalize, stream, pipeline)
+        return LiveSpeech(self, engine, voice, normalize, stream, pipeline, self._metrics)
 
     async def stream(
         self, speech: PreparedSpeech, *, tier: int = INTERACTIVE
@@ -319,7 +343,14 @@ class SpeechService:
         try:
             async for piece in pieces:
                 last = piece.index == last_index and piece.closes
-                yield await _encode_piece(pipeline, piece, speech.chunks, last=last)
+                yield await _encode_piece(
+                    pipeline,
+                    piece,
+                    speech.chunks,
+                    last=last,
+                    engine=speech.engine,
+                    metrics=self._metrics,
+                )
         finally:
             await pieces.aclose()
             stream.cancel()
@@ -341,12 +372,16 @@ class LiveSpeech:
     def __init__(
         self,
         service: SpeechService,
+        engine: str,
         voice: VoiceInfo,
         normalize: bool,
         stream: SpeechStream,
         pipeline: AudioPipeline,
+        metrics: Metrics,
     ) -> None:
+        self.engine = engine
         self.voice = voice
+        self._metrics = metrics
         self._service = service
         self._normalize = normalize
         self._stream = stream
@@ -369,6 +404,7 @@ class LiveSpeech:
     def feed(self, text: str) -> None:
         """Add text; complete sentences start synthesizing now."""
         self.characters += len(text)
+        self._metrics.accepted(self.engine, len(text))
         self._submit(self._buffer.feed(text))
 
     def flush(self) -> None:
@@ -393,8 +429,15 @@ class LiveSpeech:
         try:
             pipeline = self._pipeline
             async for piece in pieces:
-                yield await _encode_piece(pipeline, piece, self._texts, last=False)
-            tail, seconds = await _encode(pipeline, pipeline.close)
+                yield await _encode_piece(
+                    pipeline,
+                    piece,
+                    self._texts,
+                    last=False,
+                    engine=self.engine,
+                    metrics=self._metrics,
+                )
+            tail, seconds, _ = await _encode(pipeline, pipeline.close)
             yield EncodedChunk(len(self._texts), "", tail, seconds, True)
         finally:
             await pieces.aclose()

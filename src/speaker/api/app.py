@@ -12,7 +12,11 @@ from starlette.middleware.cors import CORSMiddleware
 
 from speaker.api.auth import AuthMiddleware, document_keys
 from speaker.api.errors import install_error_handlers
-from speaker.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from speaker.api.middleware import (
+    BodySizeLimitMiddleware,
+    HttpMetricsMiddleware,
+    RequestIdMiddleware,
+)
 from speaker.api.routes import (
     audit,
     consents,
@@ -20,12 +24,14 @@ from speaker.api.routes import (
     jobs,
     keys,
     library,
+    metrics,
     models,
     speech,
     tts,
     tts_ws,
     vc,
     voices,
+    web,
 )
 from speaker.auth.ratelimit import RateLimiter
 from speaker.config import Settings
@@ -83,6 +89,8 @@ def create_app(
         upload_bytes=settings.max_voice_upload_bytes,
         bulk_paths=("/v1/voices/import",),
     )
+    # Outside the auth and size checks, so that their refusals are counted too.
+    app.add_middleware(HttpMetricsMiddleware, metrics=runtime.metrics)
     app.add_middleware(RequestIdMiddleware)
     if settings.cors_origin_list:
         # Outermost, so that preflights are answered without a key and refusals carry CORS
@@ -97,8 +105,22 @@ def create_app(
             expose_headers=["*"],
         )
     app.include_router(library.openai_router)
-    for module in (health, models, voices, speech, tts, tts_ws, consents, library, vc, keys, audit):
+    for module in (
+        health,
+        metrics,
+        models,
+        voices,
+        speech,
+        tts,
+        tts_ws,
+        consents,
+        library,
+        vc,
+        keys,
+        audit,
+    ):
         app.include_router(module.router)
     app.include_router(jobs.batch_router)
     app.include_router(jobs.router)
+    web.install(app)
     return app

@@ -44,6 +44,8 @@ PUBLIC_PATHS = frozenset(
 )
 """Paths anyone may read: probes, the API docs, and the web page (which asks for a key)."""
 PUBLIC_PREFIXES = ("/static/",)
+METRICS_PATH = "/metrics"
+"""Public too when SPEAKER_METRICS_PUBLIC is set (a scraper inside a private network)."""
 ADMIN_PREFIXES = ("/v1/keys", "/v1/audit")
 _READING = frozenset({"GET", "HEAD"})
 _KEY_HINT = "send `Authorization: Bearer <key>`; an admin creates keys with `speaker keys create`"
@@ -141,7 +143,7 @@ class AuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Admit the request with its principal and budget in the scope, or refuse it."""
-        if scope["type"] not in ("http", "websocket") or is_public(scope["path"]):
+        if scope["type"] not in ("http", "websocket") or self._public(scope["path"]):
             await self.app(scope, receive, send)
             return
         try:
@@ -169,6 +171,9 @@ class AuthMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_limits)
+
+    def _public(self, path: str) -> bool:
+        return is_public(path) or (self._settings.metrics_public and path == METRICS_PATH)
 
     async def _identify(self, scope: Scope) -> tuple[Principal, Quota]:
         settings = self._settings

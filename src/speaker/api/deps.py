@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -12,7 +14,11 @@ from starlette.requests import HTTPConnection
 from speaker.auth.audit import Action, AuditLog
 from speaker.auth.principal import ANONYMOUS, Principal
 from speaker.errors import OverloadedError, shutting_down
+from speaker.observability.trace import SpeechTrace
 from speaker.runtime import Runtime
+
+STARTED_STATE = "started"
+"""The scope-state key under which the metrics middleware keeps a request's arrival time."""
 
 
 def get_runtime(request: HTTPConnection) -> Runtime:
@@ -63,6 +69,26 @@ def client_id(request: HTTPConnection) -> str:
 
 
 ClientId = Annotated[str, Depends(client_id)]
+
+
+def route_template(scope: MutableMapping[str, Any]) -> str | None:
+    """The path template of the route that matched (`/v1/jobs/{job_id}`), None if none did."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else None
+
+
+def speech_trace(request: HTTPConnection) -> SpeechTrace:
+    """A timeline for this speech request, started when the request arrived."""
+    started = getattr(request.state, STARTED_STATE, None)
+    return SpeechTrace(
+        get_runtime(request).metrics,
+        route_template(request.scope) or request.url.path,
+        started if isinstance(started, float) else time.perf_counter(),
+    )
+
+
+Trace = Annotated[SpeechTrace, Depends(speech_trace)]
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,19 @@
-"""Pure ASGI middleware (streaming-safe): request ids and request-size limits."""
+"""Pure ASGI middleware (streaming-safe): request ids, request metrics, request-size limits."""
 
 from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from contextvars import ContextVar
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from speaker.api.deps import STARTED_STATE, route_template
 from speaker.api.errors import error_body
+from speaker.observability.metrics import Metrics
 
 REQUEST_ID_HEADER = "x-request-id"
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
@@ -46,6 +49,70 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id_var.reset(token)
+
+
+# Refusal bodies are small JSON errors; anything longer is not read for its code.
+_REFUSAL_BODY_LIMIT = 4096
+_REFUSALS = (429, 503)
+_WS_RETRY_LATER = 1013
+
+
+def _error_code(body: bytes) -> str | None:
+    """The code of an error body; None for anything else (a readiness probe's 503)."""
+    try:
+        code = json.loads(body)["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return code if isinstance(code, str) else None
+
+
+class HttpMetricsMiddleware:
+    """Counts and times every request by route template and status, and every refusal (429,
+    503, or a WebSocket closed with 1013) by its error code, wherever it was decided."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Stamp the arrival time, pass the request on, and record how it ended."""
+        if scope["type"] not in ("http", "websocket") or not self.metrics.enabled:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        scope.setdefault("state", {})[STARTED_STATE] = started
+        status = 500
+        refusal_body: bytearray | None = None
+
+        async def observe(message: Message) -> None:
+            nonlocal status, refusal_body
+            kind = message["type"]
+            if kind == "http.response.start":
+                status = message["status"]
+                if status in _REFUSALS:
+                    refusal_body = bytearray()
+            elif kind == "http.response.body" and refusal_body is not None:
+                if len(refusal_body) < _REFUSAL_BODY_LIMIT:
+                    refusal_body += message.get("body", b"")
+                if not message.get("more_body", False):
+                    code = _error_code(bytes(refusal_body))
+                    if code is not None:
+                        self.metrics.refused(code)
+                    refusal_body = None
+            elif kind == "websocket.accept":
+                status = 101
+            elif kind == "websocket.close":
+                status = message.get("code", 1000)
+                if status == _WS_RETRY_LATER:
+                    self.metrics.refused(message.get("reason") or "unknown")
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            route = route_template(scope) or "unmatched"
+            method = scope.get("method", "WS") if scope["type"] == "http" else "WS"
+            self.metrics.request(method, route, status, time.perf_counter() - started)
 
 
 # Form fields and multipart boundaries around an uploaded file.

@@ -24,6 +24,7 @@ from speaker.engines.base import (
     VoiceInfo,
 )
 from speaker.errors import NotFoundError
+from speaker.observability.stages import stage
 
 log = logging.getLogger(__name__)
 
@@ -117,24 +118,26 @@ class _LoadedVoice:
 
     def render(self, text: str, speed: float, speaker_id: int | None = None) -> np.ndarray:
         """Phonemize and synthesize text in one model run (sentences joined, for natural pauses)."""
-        sentences = self.voice.phonemize(text)
-        phonemes: list[str] = []
-        for sentence in sentences:
-            if not sentence:
-                continue
-            if phonemes:
-                phonemes.append(" ")
-            phonemes.extend(sentence)
-        if not phonemes:
-            return np.zeros(0, dtype=np.float32)
-        ids = self.voice.phonemes_to_ids(phonemes)
+        with stage("phonemize"):
+            sentences = self.voice.phonemize(text)
+            phonemes: list[str] = []
+            for sentence in sentences:
+                if not sentence:
+                    continue
+                if phonemes:
+                    phonemes.append(" ")
+                phonemes.extend(sentence)
+            if not phonemes:
+                return np.zeros(0, dtype=np.float32)
+            ids = self.voice.phonemes_to_ids(phonemes)
         config = SynthesisConfig(
             speaker_id=speaker_id,
             # Speed is honoured by the model itself: a shorter length scale, not a post-filter.
             length_scale=self.config.length_scale * length_scale_for(speed),
             normalize_audio=False,
         )
-        audio = self.voice.phoneme_ids_to_audio(ids, config)
+        with stage("vits"):
+            audio = self.voice.phoneme_ids_to_audio(ids, config)
         samples = np.asarray(audio, dtype=np.float32).reshape(-1) * self.gain
         clipped: np.ndarray = np.clip(samples, -1.0, 1.0).astype(np.float32)
         return clipped

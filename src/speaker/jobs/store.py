@@ -331,6 +331,17 @@ class JobStore:
             ).first()
         return None if row is None else _item(row)
 
+    def census(self) -> tuple[dict[str, int], dict[str, int]]:
+        """How many jobs, and how many items, are in each state (for metrics)."""
+        with self._db.begin() as conn:
+            job_rows = conn.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state))
+            by_job = dict.fromkeys(JOB_STATES, 0) | {str(s): int(n) for s, n in job_rows}
+            item_rows = conn.execute(
+                select(job_items.c.state, func.count()).group_by(job_items.c.state)
+            )
+            by_item = dict.fromkeys(ITEM_STATES, 0) | {str(s): int(n) for s, n in item_rows}
+        return by_job, by_item
+
     def page(self, query: JobQuery) -> tuple[list[JobRecord], bool]:
         """Jobs newest first, filtered; True when more follow."""
         statement = select(jobs)

@@ -10,8 +10,11 @@ import time
 from speaker.api.middleware import request_id_var
 
 
-class _RequestIdFilter(logging.Filter):
+class RequestIdFilter(logging.Filter):
+    """Tags every record with the id of the request being served (`-` outside requests)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
+        """Add `request_id`; never drops a record."""
         record.request_id = request_id_var.get()
         return True
 
@@ -59,7 +62,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str = "info", *, json_logs: bool = False) -> None:
     """Route Speaker's and uvicorn's logs through one handler."""
     handler = logging.StreamHandler()
-    handler.addFilter(_RequestIdFilter())
+    handler.addFilter(RequestIdFilter())
     handler.addFilter(_SecretFilter())
     handler.setFormatter(
         JsonFormatter()

@@ -20,7 +20,9 @@ from speaker.engines.base import (
     SynthesisTask,
 )
 from speaker.errors import SpeakerError, shutting_down
-from speaker.scheduler.work import WorkItem
+from speaker.observability.metrics import CLONED_VOICE_LABEL, Metrics
+from speaker.observability.stages import recording
+from speaker.scheduler.work import INTERACTIVE, WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +43,26 @@ class PoolStats:
     recent_audio_seconds: float
     recent_busy_seconds: float
     batches: int
+    queued_batch: int = 0
+    """Of `queued`, the chunks of batch jobs."""
+
+
+def _voice_label(item: WorkItem) -> str:
+    return CLONED_VOICE_LABEL if item.params.reference is not None else item.voice_id
 
 
 class WorkerPool:
     """Engine workers; each thread owns its own engine sessions and never touches the event loop."""
 
     def __init__(
-        self, engines: Mapping[str, Engine], workers: int, batch_wait_s: float = 0.005
+        self,
+        engines: Mapping[str, Engine],
+        workers: int,
+        batch_wait_s: float = 0.005,
+        metrics: Metrics | None = None,
     ) -> None:
         self._engines = engines
+        self._metrics = metrics or Metrics(enabled=False)
         self._size = workers
         self._batch_wait = batch_wait_s
         self._batches = 0
@@ -98,10 +111,12 @@ class WorkerPool:
     def stats(self) -> PoolStats:
         """Counters and gauges of the pool."""
         with self._cond:
+            live = [item for _, item in self._heap if not item.future.cancelled()]
             return PoolStats(
                 workers=self._size,
                 busy=self._busy,
-                queued=sum(1 for _, item in self._heap if not item.future.cancelled()),
+                queued=len(live),
+                queued_batch=sum(1 for item in live if item.tier != INTERACTIVE),
                 completed=self._completed,
                 failed=self._failed,
                 audio_seconds=self._audio_seconds,
@@ -155,28 +170,44 @@ class WorkerPool:
             while (batch := self._next_batch()) is not None:
                 started = time.perf_counter()
                 engine = batch[0].engine
+                self._began(engine, batch)
                 try:
                     session = sessions.get(engine)
                     if session is None:
                         session = sessions[engine] = self._engines[engine].open_session()
-                    audios = self._synthesize(session, batch)
+                    with recording() as stages:
+                        audios = self._synthesize(session, batch)
                 except Exception as exc:
                     if not isinstance(exc, SpeakerError):
                         log.exception("engine %s failed on a batch of %d", engine, len(batch))
                     self._finish(started, len(batch), failed=True)
+                    self._metrics.failed(engine, len(batch))
                     for item in batch:
                         item.future.set_exception(exc)
                 else:
-                    self._finish(
-                        started,
-                        len(batch),
-                        audio_seconds=sum(a.duration for a in audios),
+                    audio_seconds = sum(a.duration for a in audios)
+                    compute = self._finish(started, len(batch), audio_seconds=audio_seconds)
+                    finished = time.monotonic()
+                    self._metrics.synthesized(
+                        engine, [_voice_label(i) for i in batch], compute, audio_seconds, stages
                     )
                     for item, audio in zip(batch, audios, strict=True):
+                        # Set before the result, which is what tells the stream to read them.
+                        item.stages = stages
+                        item.finished_at = finished
                         item.future.set_result(audio)
         finally:
             for session in sessions.values():
                 session.close()
+
+    def _began(self, engine: str, batch: list[WorkItem]) -> None:
+        now = time.monotonic()
+        for item in batch:
+            item.started_at = now
+            # Batch jobs' chunks wait behind every listener by design: timed apart, so that
+            # `queue` shows what listeners wait.
+            name = "queue" if item.tier == INTERACTIVE else "batch_queue"
+            self._metrics.stage(engine, name, now - item.enqueued_at)
 
     @staticmethod
     def _synthesize(session: EngineSession, batch: list[WorkItem]) -> list[AudioSegment]:
@@ -211,7 +242,8 @@ class WorkerPool:
         *,
         failed: bool = False,
         audio_seconds: float = 0.0,
-    ) -> None:
+    ) -> float:
+        """Account for a finished engine call; returns its wall seconds."""
         busy = time.perf_counter() - started
         with self._cond:
             self._busy -= 1
@@ -225,3 +257,4 @@ class WorkerPool:
                 self._failed += size
             else:
                 self._completed += size
+        return busy

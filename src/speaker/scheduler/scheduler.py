@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from speaker.engines.base import Engine, SynthesisParams
+from speaker.observability.metrics import Metrics
 from speaker.scheduler.admission import Admission, AdmissionLimits
 from speaker.scheduler.pool import PoolStats, WorkerPool
 from speaker.scheduler.stream import CHARS_PER_SECOND, SpeechStream
@@ -36,12 +37,17 @@ def _nothing() -> None:
 class Scheduler:
     """Owns the worker pool, admits streams and opens them on the pool."""
 
-    def __init__(self, engines: Mapping[str, Engine], config: SchedulerConfig) -> None:
-        self._pool = WorkerPool(engines, config.workers, config.batch_wait_s)
+    def __init__(
+        self,
+        engines: Mapping[str, Engine],
+        config: SchedulerConfig,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._pool = WorkerPool(engines, config.workers, config.batch_wait_s, metrics)
         self._config = config
         self._realtime_hint = 1.0
         self._streams: weakref.WeakSet[SpeechStream] = weakref.WeakSet()
-        self.admission = Admission(self._limits, self._retry_after)
+        self.admission = Admission(self.limits, self._retry_after)
 
     def start(self, realtime_hint: float = 1.0) -> None:
         """Start the workers; the hint is one worker's real-time factor measured at load."""
@@ -62,7 +68,8 @@ class Scheduler:
             per_worker = self._realtime_hint
         return per_worker * stats.workers
 
-    def _limits(self) -> AdmissionLimits:
+    def limits(self) -> AdmissionLimits:
+        """How many streams may be admitted now, in all and per client."""
         automatic = max(1, math.floor(self._config.headroom * self.realtime_capacity()))
         return AdmissionLimits(
             max_streams=self._config.max_streams or automatic,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from speaker.engines.base import AudioSegment, SynthesisParams
+from speaker.observability.timing import ChunkTiming
 from speaker.scheduler.pool import WorkerPool
 from speaker.scheduler.work import INTERACTIVE, WorkItem
 
@@ -33,6 +34,8 @@ class Piece:
     """First audio of its chunk (a seam with the previous chunk)."""
     closes: bool
     """Last audio of its chunk; a streamed chunk ends with an empty closing piece."""
+    timing: ChunkTiming | None = None
+    """How the chunk's first audio came to be; only on the piece that opens a chunk."""
 
 
 def _deliverer(
@@ -190,19 +193,25 @@ class SpeechStream:
             if getter not in finished:
                 getter.cancel()
                 break
-            yield Piece(index, getter.result(), opens=not opened, closes=False)
+            yield self._streamed_piece(index, item, getter.result(), opened)
             opened = True
         audio = await done
         # Pieces are queued before the future resolves; collect any not yet taken.
         while streamed and not queue.empty():
-            yield Piece(index, queue.get_nowait(), opens=not opened, closes=False)
+            yield self._streamed_piece(index, item, queue.get_nowait(), opened)
             opened = True
         if opened:
             yield Piece(
                 index, AudioSegment(np.zeros(0, np.float32), audio.sample_rate), False, True
             )
         else:
-            yield Piece(index, audio, opens=True, closes=True)
+            timing = item.timing(item.finished_at or time.monotonic())
+            yield Piece(index, audio, opens=True, closes=True, timing=timing)
+
+    @staticmethod
+    def _streamed_piece(index: int, item: WorkItem, audio: AudioSegment, opened: bool) -> Piece:
+        timing = None if opened else item.timing(time.monotonic())
+        return Piece(index, audio, opens=not opened, closes=False, timing=timing)
 
     def cancel(self) -> None:
         """Drop every chunk not yet synthesized and give back the stream's admission slot."""

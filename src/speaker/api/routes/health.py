@@ -55,6 +55,12 @@ async def status(runtime: RuntimeDep) -> dict[str, Any]:
         for name, info in runtime.engine_infos.items()
     ]
     voices = [v.id for v in runtime.catalog.voices()] if runtime.ready else []
+    recent = runtime.metrics.recent.summary()
+    rtf = (
+        stats.recent_busy_seconds / stats.recent_audio_seconds
+        if stats.recent_audio_seconds
+        else None
+    )
     cache = asdict(runtime.speech_cache.stats()) if runtime.ready else None
     return {
         "status": "ready" if runtime.ready else "draining" if runtime.draining else "loading",
@@ -75,6 +81,12 @@ async def status(runtime: RuntimeDep) -> dict[str, Any]:
             "failed": stats.failed,
             "audio_seconds": round(stats.audio_seconds, 3),
             "busy_seconds": round(stats.busy_seconds, 3),
+        },
+        "recent": {
+            "requests": recent.requests,
+            "ttfa_ms_p50": recent.ttfa_ms_p50,
+            "ttfa_ms_p95": recent.ttfa_ms_p95,
+            "realtime_factor": round(rtf, 4) if rtf is not None else None,
         },
         "cache": cache,
         "memory": {"rss_bytes": memory.rss, "vms_bytes": memory.vms},

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from speaker.api.auth import charge_characters
 from speaker.api.cache_control import CachePolicyDep
-from speaker.api.deps import ClientId, CurrentPrincipal, ReadyRuntime
+from speaker.api.deps import ClientId, CurrentPrincipal, ReadyRuntime, Trace
 from speaker.api.protocol import ErrorResponse, SpeechRequest
-from speaker.api.streaming import audio_response, begin_cached, speech_headers
+from speaker.api.streaming import Started, audio_response, begin_cached, speech_headers
 from speaker.audio.formats import AudioFormat, content_type
-from speaker.service import EncodedChunk, PreparedSpeech, SpeechService
+from speaker.service import EncodedChunk, SpeechService
 
 router = APIRouter(prefix="/v1/audio", tags=["openai"])
 
@@ -35,12 +35,11 @@ def _sse(event: dict[str, object]) -> bytes:
     return f"data: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
 
 
-async def _sse_events(
-    speech: PreparedSpeech, first: EncodedChunk, rest: AsyncGenerator[EncodedChunk, None]
-) -> AsyncIterator[bytes]:
+async def _sse_events(started: Started) -> AsyncIterator[bytes]:
+    speech, rest = started.speech, started.rest
     audio_seconds = 0.0
     try:
-        chunk: EncodedChunk | None = first
+        chunk: EncodedChunk | None = started.first
         while chunk is not None:
             audio_seconds += chunk.audio_seconds
             if chunk.data:
@@ -75,16 +74,15 @@ async def create_speech(
     policy: CachePolicyDep,
     request: Request,
     caller: CurrentPrincipal,
+    trace: Trace,
 ) -> StreamingResponse:
     """Speak `input`; audio starts as soon as the first sentence is synthesized."""
     await charge_characters(request, len(body.input))
     order = body.to_order(client, caller)
     speech = await runtime.service.prepare(order)
-    cache, first, chunks = await begin_cached(runtime.speech_cache, order, speech, policy)
+    started = await begin_cached(runtime.speech_cache, order, speech, policy, trace)
     if body.stream_format == "sse":
         return StreamingResponse(
-            _sse_events(speech, first, chunks),
-            media_type="text/event-stream",
-            headers=speech_headers(speech, cache),
+            _sse_events(started), media_type="text/event-stream", headers=speech_headers(started)
         )
-    return audio_response(speech, first, chunks, cache)
+    return audio_response(started)

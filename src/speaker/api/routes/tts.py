@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -24,14 +24,14 @@ from pydantic import BaseModel
 
 from speaker.api.auth import charge_characters
 from speaker.api.cache_control import CachePolicyDep
-from speaker.api.deps import ClientId, CurrentPrincipal, ReadyRuntime
+from speaker.api.deps import ClientId, CurrentPrincipal, ReadyRuntime, Trace
 from speaker.api.errors import error_body
 from speaker.api.protocol import ErrorResponse
 from speaker.api.protocol_tts import ChunkEvent, DoneEvent, LongRequest, StreamRequest, Usage
-from speaker.api.streaming import audio_response, begin, begin_cached, speech_headers
+from speaker.api.streaming import Started, audio_response, begin, begin_cached, speech_headers
 from speaker.audio.formats import AudioFormat, content_type
 from speaker.errors import SpeakerError
-from speaker.service import EncodedChunk, PreparedSpeech, SpeechService
+from speaker.service import EncodedChunk, SpeechService
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +55,12 @@ def _sse(event: str, data: BaseModel | dict[str, object]) -> bytes:
     return f"event: {event}\ndata: {payload}\n\n".encode()
 
 
-async def _events(
-    speech: PreparedSpeech, first: EncodedChunk, rest: AsyncGenerator[EncodedChunk, None]
-) -> AsyncIterator[bytes]:
+async def _events(started: Started) -> AsyncIterator[bytes]:
+    speech, rest = started.speech, started.rest
     count = 0
     seconds = 0.0
     try:
-        chunk: EncodedChunk | None = first
+        chunk: EncodedChunk | None = started.first
         while chunk is not None:
             count += 1
             seconds += chunk.audio_seconds
@@ -122,15 +121,14 @@ async def stream_speech(
     client: ClientId,
     request: Request,
     caller: CurrentPrincipal,
+    trace: Trace,
 ) -> StreamingResponse:
     """Speak `input` as SSE: each chunk's text, duration and base64 audio as soon as it exists."""
     await charge_characters(request, len(body.input))
     speech = await runtime.service.prepare(body.to_order(client, caller))
-    first, chunks = await begin(runtime.service, speech)
+    started = await begin(runtime.service, speech, trace)
     return StreamingResponse(
-        _events(speech, first, chunks),
-        media_type="text/event-stream",
-        headers=speech_headers(speech),
+        _events(started), media_type="text/event-stream", headers=speech_headers(started)
     )
 
 
@@ -153,10 +151,10 @@ async def long_speech(
     policy: CachePolicyDep,
     request: Request,
     caller: CurrentPrincipal,
+    trace: Trace,
 ) -> StreamingResponse:
     """Speak up to SPEAKER_MAX_LONG_INPUT_CHARS characters, audio flowing as it is made."""
     await charge_characters(request, len(body.input))
     order = body.to_order(client, caller)
     speech = await runtime.service.prepare(order, long_form=True)
-    cache, first, chunks = await begin_cached(runtime.speech_cache, order, speech, policy)
-    return audio_response(speech, first, chunks, cache)
+    return audio_response(await begin_cached(runtime.speech_cache, order, speech, policy, trace))

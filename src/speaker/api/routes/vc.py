@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
 from speaker.api.auth import charge_characters
-from speaker.api.deps import ClientId, CurrentPrincipal, ReadyRuntime
+from speaker.api.deps import ClientId, CurrentPrincipal, ReadyRuntime, Trace
 from speaker.api.streaming import audio_response, begin
 from speaker.api.uploads import read_upload
 from speaker.audio.formats import AudioFormat
@@ -25,6 +25,7 @@ async def voice_clone_speech(
     client: ClientId,
     request: Request,
     caller: CurrentPrincipal,
+    trace: Trace,
     reference_audio: UploadFile,
     input: Annotated[str, Form(min_length=1)],
     reference_text: Annotated[str | None, Form(max_length=2000)] = None,
@@ -56,5 +57,4 @@ async def voice_clone_speech(
         language=language,
     )
     speech = await service.prepare(order)
-    first, chunks = await begin(service, speech)
-    return audio_response(speech, first, chunks)
+    return audio_response(await begin(service, speech, trace))

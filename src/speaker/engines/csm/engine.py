@@ -42,6 +42,7 @@ from speaker.engines.csm import codec
 from speaker.engines.csm.generation import CachePool, FrameModel, Generation, Sampling
 from speaker.engines.csm.weights import CSM_REPO, fingerprint, resolve_weights
 from speaker.errors import EngineError, InvalidRequestError, NotFoundError
+from speaker.observability.stages import stage
 
 log = logging.getLogger(__name__)
 
@@ -437,7 +438,7 @@ class CsmSession:
             steps = []
             while not generation.done:
                 steps.append(generation.step())
-            with loaded.frames.lock:
+            with loaded.frames.lock, stage("codec_decode"):
                 audio = codec.decode(loaded.codec, torch.stack(steps, dim=2))
         frame_samples = codec.samples_per_frame(loaded.codec)
         for row, index in enumerate(live):
@@ -488,7 +489,7 @@ class CsmSession:
                 piece = PIECE_FRAMES
 
     def _decode_piece(self, decoder: codec.StreamDecoder, frames: list[torch.Tensor]) -> Samples:
-        with self._engine.loaded.frames.lock, torch.inference_mode():
+        with self._engine.loaded.frames.lock, torch.inference_mode(), stage("codec_decode"):
             return _to_numpy(decoder.decode(torch.stack(frames, dim=2))[0])
 
     def close(self) -> None:

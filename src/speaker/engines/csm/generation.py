@@ -19,6 +19,7 @@ import torch
 from transformers import CsmForConditionalGeneration, StaticCache
 
 from speaker.errors import EngineError
+from speaker.observability.stages import stage
 
 # Cache lengths are rounded up to this, so a compiled step sees few distinct shapes.
 _CACHE_LENGTH_STEP = 256
@@ -322,17 +323,21 @@ class Generation:
         """
         frames = self._frames
         with frames.lock:
-            if self._last is None:
-                embeds, positions = self._prompt
-                hidden = frames.prefill(embeds, self._mask, positions, self._backbone_cache)
-            else:
-                hidden = frames.advance(
-                    self._last, self._mask, self._positions, self._backbone_cache
-                )
-                self._positions = self._positions + 1
-            drawn = frames.sample_frame(hidden, self._depth_cache, self._generator)
-            codes = drawn[: self.rows]
-            ended = (codes == frames.eos_code).all(dim=-1).tolist()
+            with stage("backbone"):
+                if self._last is None:
+                    embeds, positions = self._prompt
+                    hidden = frames.prefill(embeds, self._mask, positions, self._backbone_cache)
+                else:
+                    hidden = frames.advance(
+                        self._last, self._mask, self._positions, self._backbone_cache
+                    )
+                    self._positions = self._positions + 1
+            # On CUDA the kernels run asynchronously: this reading of the end-of-audio flags
+            # waits for them, so GPU time lands in `depth_decoder` rather than `backbone`.
+            with stage("depth_decoder"):
+                drawn = frames.sample_frame(hidden, self._depth_cache, self._generator)
+                codes = drawn[: self.rows]
+                ended = (codes == frames.eos_code).all(dim=-1).tolist()
         self._last = drawn
         for row, is_eos in enumerate(ended):
             if self.finished[row]:

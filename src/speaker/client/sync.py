@@ -1,0 +1,425 @@
+"""`SpeakerClient`: the blocking client, on `httpx.Client`."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import TypeVar
+
+import httpx
+
+from speaker.client import _core
+from speaker.client._core import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_DELAY,
+    DEFAULT_TIMEOUT,
+    AudioSource,
+    ClientOptions,
+    Request,
+    VoiceLike,
+)
+from speaker.client.errors import SpeakerClientError
+from speaker.client.models import (
+    AudioFormat,
+    BatchItem,
+    Deleted,
+    Job,
+    JobPage,
+    JobState,
+    Model,
+    SpeechChunk,
+    SpeechDone,
+    Status,
+    Voice,
+)
+from speaker.client.ws import SpeechSession
+
+T = TypeVar("T")
+
+
+class _Transport:
+    """Sends requests with retries; the decisions are `ClientOptions`'."""
+
+    def __init__(self, options: ClientOptions, http: httpx.Client | None) -> None:
+        self.options = options
+        self._owned = http is None
+        self.http = http or httpx.Client(timeout=options.http_timeout())
+
+    def send(self, request: Request, *, stream: bool = False) -> httpx.Response:
+        """The first successful answer; the last error once retries are spent or pointless."""
+        attempt = 0
+        while True:
+            error: SpeakerClientError
+            try:
+                with _core.translated_errors():
+                    response = self.http.send(request.build(self.http, self.options), stream=stream)
+                    if response.is_success or request.any_status:
+                        return response
+                    response.read()
+                error = _core.failure(response)
+            except SpeakerClientError as exc:
+                error = exc
+            wait = (
+                None
+                if request.any_status
+                else self.options.retry_wait(attempt, error, idempotent=request.idempotent)
+            )
+            if wait is None:
+                raise error
+            time.sleep(wait)
+            attempt += 1
+
+    def call(self, call: _core.Call[T]) -> T:
+        """Send a call's request and read its answer."""
+        return call.parse(self.send(call.request))
+
+    @contextlib.contextmanager
+    def stream(self, request: Request) -> Iterator[httpx.Response]:
+        """The open answer of a streamed request (retried only until its status line is in)."""
+        response = self.send(request, stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def close(self) -> None:
+        """Close the connection pool, unless the caller brought it."""
+        if self._owned:
+            self.http.close()
+
+
+class Voices:
+    """The native voice library: `/v1/voices`."""
+
+    def __init__(self, transport: _Transport) -> None:
+        self._transport = transport
+
+    def create(
+        self,
+        audio: AudioSource,
+        *,
+        name: str,
+        transcript: str | None = None,
+        language: str = "en",
+        gender: str | None = None,
+        tags: Iterable[str] = (),
+        description: str = "",
+        consent: str | None = None,
+        filename: str | None = None,
+    ) -> Voice:
+        """Clone a voice from a file path or bytes (3–30 s of speech; transcribed if no text)."""
+        return self._transport.call(
+            _core.create_voice(
+                audio,
+                name=name,
+                transcript=transcript,
+                language=language,
+                gender=gender,
+                tags=tags,
+                description=description,
+                consent=consent,
+                filename=filename,
+            )
+        )
+
+    def list(
+        self,
+        *,
+        language: str | None = None,
+        tag: str | None = None,
+        engine: str | None = None,
+        query: str | None = None,
+        type: str | None = None,
+    ) -> list[Voice]:
+        """Voices, built-in and cloned, filtered by language prefix, tag, engine, name or type."""
+        return self._transport.call(
+            _core.list_voices(language=language, tag=tag, engine=engine, query=query, type=type)
+        )
+
+    def get(self, voice_id: str) -> Voice:
+        """One voice, with its quality report and transcript when cloned."""
+        return self._transport.call(_core.get_voice(voice_id))
+
+    def update(
+        self,
+        voice_id: str,
+        *,
+        name: str | None = None,
+        language: str | None = None,
+        gender: str | None = None,
+        tags: Sequence[str] | None = None,
+        description: str | None = None,
+        transcript: str | None = None,
+        shared: bool | None = None,
+    ) -> Voice:
+        """Change a cloned voice's metadata; fields left None stay as they are."""
+        changes = {
+            "name": name,
+            "language": language,
+            "gender": gender,
+            "tags": None if tags is None else list(tags),
+            "description": description,
+            "transcript": transcript,
+            "shared": shared,
+        }
+        return self._transport.call(_core.update_voice(voice_id, changes))
+
+    def delete(self, voice_id: str) -> Deleted:
+        """Remove a cloned voice and everything stored for it."""
+        return self._transport.call(_core.delete_voice(voice_id))
+
+    def preview(self, voice_id: str, *, format: AudioFormat = "mp3") -> bytes:
+        """A short sample of the voice."""
+        return self._transport.call(_core.voice_preview(voice_id, format))
+
+    def reference_audio(self, voice_id: str) -> bytes:
+        """The WAV recording a cloned voice was made from."""
+        return self._transport.call(_core.voice_audio(voice_id))
+
+
+class Jobs:
+    """Batch jobs: `POST /v1/tts/batch` and `/v1/jobs`."""
+
+    def __init__(self, transport: _Transport) -> None:
+        self._transport = transport
+
+    def submit(
+        self,
+        items: Sequence[str | BatchItem],
+        *,
+        voice: VoiceLike = None,
+        model: str = "tts-1",
+        format: AudioFormat = "mp3",
+        speed: float = 1.0,
+        priority: int = 5,
+        webhook_url: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Job:
+        """Queue texts for synthesis; bare strings get `voice`, `model`, `format` and `speed`."""
+        batch = [
+            _core.batch_item(item, voice=voice, model=model, format=format, speed=speed)
+            for item in items
+        ]
+        return self._transport.call(
+            _core.submit_job(batch, priority=priority, webhook_url=webhook_url, metadata=metadata)
+        )
+
+    def get(self, job_id: str) -> Job:
+        """A job with every item's state."""
+        return self._transport.call(_core.get_job(job_id))
+
+    def list(
+        self,
+        *,
+        state: JobState | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        after: str | None = None,
+        limit: int = 20,
+    ) -> JobPage:
+        """A page of your jobs, newest first; `after=page.last_id` gives the next."""
+        return self._transport.call(
+            _core.list_jobs(state=state, since=since, until=until, after=after, limit=limit)
+        )
+
+    def watch(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        interval: float = 0.25,
+        max_interval: float = 5.0,
+    ) -> Iterator[Job]:
+        """Snapshots of a job until it finishes (the last one is finished), polling less often."""
+        poller = _core.Poller(timeout, interval, max_interval)
+        while True:
+            job = self.get(job_id)
+            yield job
+            if job.finished:
+                return
+            time.sleep(poller.next_wait(job))
+
+    def wait(
+        self,
+        job_id: str,
+        *,
+        on_progress: Callable[[Job], object] | None = None,
+        timeout: float | None = None,
+        interval: float = 0.25,
+        max_interval: float = 5.0,
+    ) -> Job:
+        """The finished job; `on_progress` sees every snapshot. WaitTimeoutError after `timeout`."""
+        snapshots = self.watch(
+            job_id, timeout=timeout, interval=interval, max_interval=max_interval
+        )
+        for job in snapshots:
+            if on_progress is not None:
+                on_progress(job)
+            if job.finished:
+                return job
+        raise AssertionError("watch() ends with a finished job")
+
+    def download_item(self, job_id: str, n: int) -> bytes:
+        """One item's audio (an unfinished item is waited for, within the retries)."""
+        return self._transport.call(_core.job_item(job_id, n))
+
+    def download_results(self, job_id: str) -> bytes:
+        """A zip of every finished item's audio plus `job.json`."""
+        return self._transport.call(_core.job_results(job_id))
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel the items not yet done; finished ones keep their audio."""
+        return self._transport.call(_core.cancel_job(job_id))
+
+
+class SpeakerClient:
+    """A blocking client for a Speaker server."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_delay: float = DEFAULT_MAX_RETRY_DELAY,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        self.options = ClientOptions.resolve(
+            base_url, api_key, timeout, max_retries, max_retry_delay
+        )
+        self._transport = _Transport(self.options, http_client)
+        self.voices = Voices(self._transport)
+        self.jobs = Jobs(self._transport)
+
+    def __enter__(self) -> SpeakerClient:
+        """The client itself, closed on exit."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the client."""
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._transport.close()
+
+    def speech(
+        self,
+        text: str,
+        *,
+        voice: VoiceLike = None,
+        model: str = "tts-1",
+        format: AudioFormat = "mp3",
+        speed: float = 1.0,
+        instructions: str | None = None,
+        normalize: bool | None = None,
+        long: bool = False,
+    ) -> bytes:
+        """The whole audio file; `long=True` takes up to 100,000 characters (`/v1/tts/long`)."""
+        body = _core.speech_body(
+            text,
+            voice=voice,
+            model=model,
+            format=format,
+            speed=speed,
+            instructions=instructions,
+            normalize=normalize,
+        )
+        return self._transport.call(_core.speech(body, long=long))
+
+    def stream_speech(
+        self,
+        text: str,
+        *,
+        voice: VoiceLike = None,
+        model: str = "tts-1",
+        format: AudioFormat = "mp3",
+        speed: float = 1.0,
+        instructions: str | None = None,
+        normalize: bool | None = None,
+        long: bool = False,
+    ) -> Iterator[bytes]:
+        """The audio file in pieces as they are synthesized; joined, they are the whole file."""
+        body = _core.speech_body(
+            text,
+            voice=voice,
+            model=model,
+            format=format,
+            speed=speed,
+            instructions=instructions,
+            normalize=normalize,
+        )
+        with (
+            self._transport.stream(_core.speech(body, long=long).request) as response,
+            _core.translated_errors(),
+        ):
+            yield from response.iter_bytes()
+
+    def stream_events(
+        self,
+        text: str,
+        *,
+        voice: VoiceLike = None,
+        model: str = "tts-1",
+        format: AudioFormat = "pcm",
+        speed: float = 1.0,
+        normalize: bool | None = None,
+        first_chunk_chars: int | None = None,
+        max_chunk_chars: int | None = None,
+    ) -> Iterator[SpeechChunk | SpeechDone]:
+        """Server-sent events: each text chunk with its audio, then the `done` summary."""
+        body = _core.speech_body(
+            text, voice=voice, model=model, format=format, speed=speed, normalize=normalize
+        )
+        request = _core.sse_stream(body, first_chunk_chars, max_chunk_chars)
+        decoder = _core.SSEDecoder()
+        with self._transport.stream(request) as response, _core.translated_errors():
+            for line in response.iter_lines():
+                event = decoder.feed(line)
+                if event is not None:
+                    yield event
+
+    def session(
+        self,
+        voice: VoiceLike = None,
+        *,
+        model: str = "tts-1",
+        format: AudioFormat = "pcm",
+        speed: float = 1.0,
+        normalize: bool | None = None,
+        binary: bool = True,
+    ) -> SpeechSession:
+        """A WebSocket session for text that arrives over time; use it in a `with` block."""
+        return SpeechSession(
+            self.options,
+            voice=voice,
+            model=model,
+            format=format,
+            speed=speed,
+            normalize=normalize,
+            binary=binary,
+        )
+
+    def status(self) -> Status:
+        """Engines, voices, version, uptime and queue of the server."""
+        return self._transport.call(_core.status())
+
+    def health(self) -> bool:
+        """True while the server process answers."""
+        return self._transport.call(_core.health())
+
+    def ready(self) -> bool:
+        """True once the engines are loaded; false while loading or draining."""
+        return self._transport.call(_core.ready())
+
+    def models(self) -> list[Model]:
+        """Model names the speech endpoint accepts."""
+        return self._transport.call(_core.models())
