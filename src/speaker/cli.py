@@ -106,6 +106,31 @@ def serve(
         raise typer.Exit(2)
 
 
+@app.command()
+def wyoming(
+    uri: Annotated[
+        str,
+        typer.Option(help="Where to listen: tcp://HOST:PORT or unix://PATH (no authentication)"),
+    ] = "tcp://127.0.0.1:10200",
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error")] = None,
+) -> None:
+    """Serve the Wyoming protocol only (Home Assistant's TTS), without the HTTP API."""
+    from speaker.integrations.wyoming import serve as serve_wyoming
+
+    # No job workers: batch jobs belong to the HTTP server's process.
+    settings = _settings(log_level=log_level, job_workers=0)
+    configure_logging(settings.log_level, json_logs=settings.log_json)
+    runtime = _load(settings)
+    console.print(f"Wyoming protocol on {uri} (voices: {len(runtime.catalog.voices())})")
+    try:
+        asyncio.run(serve_wyoming(runtime, uri))
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]error:[/red] cannot listen on {uri}: {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        runtime.close()
+
+
 def _check_exposure(settings: Settings) -> None:
     """Exit (2) rather than serve beyond loopback with nothing protecting the API."""
     try:

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     port: Annotated[int, Field(ge=1, le=65535)] = 8012
     """TCP port of the HTTP server."""
 
+    wyoming_uri: str | None = Field(default=None, pattern=r"^(tcp://[^/]+:\d+|unix://.+)$")
+    """Also serve the Wyoming protocol (Home Assistant) here, e.g. tcp://0.0.0.0:10200; it has
+    no authentication, so bind it to a trusted network only. Unset: off."""
+
     data_dir: Path = Field(default_factory=_default_data_dir)
     """The one directory everything the server writes lives under."""
 

@@ -35,6 +35,7 @@ from speaker.api.routes import (
 )
 from speaker.auth.ratelimit import RateLimiter
 from speaker.config import Settings
+from speaker.integrations.wyoming import WyomingServer
 from speaker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,17 @@ def create_app(
         if not runtime.ready:
             loading = asyncio.create_task(asyncio.to_thread(runtime.load))
             loading.add_done_callback(loaded)
+        wyoming = WyomingServer(runtime, settings.wyoming_uri) if settings.wyoming_uri else None
+        if wyoming is not None:
+            # Listening before the engines load: Home Assistant gets a `not_ready` error it
+            # retries, rather than a refused connection.
+            await wyoming.start()
+            log.info("Wyoming protocol on %s", wyoming.uri)
         try:
             yield
         finally:
+            if wyoming is not None:
+                await wyoming.stop()
             if loading is not None and not loading.done():
                 await asyncio.wait([loading])
             await asyncio.to_thread(runtime.close)

@@ -103,6 +103,19 @@ class ModelList(BaseModel):
     data: list[ModelObject]
 
 
+class AudioModel(BaseModel):
+    """One entry of `GET /v1/audio/models`."""
+
+    id: str
+    name: str
+
+
+class AudioModelList(BaseModel):
+    """Body of `GET /v1/audio/models`: the shape Open WebUI reads from OpenAI-compatible servers."""
+
+    models: list[AudioModel]
+
+
 class VoiceObject(BaseModel):
     """A voice as `GET /v1/audio/voices` lists it."""
 

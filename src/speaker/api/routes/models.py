@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from speaker.api.deps import RuntimeDep
-from speaker.api.protocol import ModelList, ModelObject
+from speaker.api.protocol import AudioModel, AudioModelList, ModelList, ModelObject
 from speaker.engines.registry import model_names, resolve_model
 from speaker.errors import InvalidRequestError, NotFoundError
 from speaker.runtime import Runtime
@@ -22,6 +22,14 @@ def _models(runtime: Runtime) -> list[ModelObject]:
 async def list_models(runtime: RuntimeDep) -> ModelList:
     """Every model name, OpenAI's and Speaker's engines."""
     return ModelList(data=_models(runtime))
+
+
+@router.get("/audio/models", summary="Speech model names, as Open WebUI lists them")
+async def list_audio_models(runtime: RuntimeDep) -> AudioModelList:
+    """The same names as `/v1/models`, in the `{"models": [...]}` shape Open WebUI asks for."""
+    return AudioModelList(
+        models=[AudioModel(id=name, name=name) for name in model_names(runtime.engines)]
+    )
 
 
 @router.get("/models/{model_id}", summary="One model")

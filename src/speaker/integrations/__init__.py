@@ -1,0 +1,1 @@
+"""Protocols other than HTTP through which other software reaches Speaker's voices."""
