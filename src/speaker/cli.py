@@ -135,6 +135,8 @@ def _check_exposure(settings: Settings) -> None:
     """Exit (2) rather than serve beyond loopback with nothing protecting the API."""
     try:
         active = 0 if settings.auth == "off" else _active_keys(settings)
+        # SPEAKER_ADMIN_KEY becomes a key while the server loads: it protects the API already.
+        active += settings.admin_key is not None
         warning = check_exposure(settings.host, settings.auth, active)
     except ExposedWithoutKeysError as exc:
         console.print(f"[red]error:[/red] {exc}")

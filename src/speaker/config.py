@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OPENAI_VOICE_NAMES = (
@@ -177,6 +177,11 @@ class Settings(BaseSettings):
 
     replica_id: str = Field(default_factory=_default_replica_id)
     """This process's name in job leases and logs; default `<hostname>-<pid>`."""
+
+    admin_key: SecretStr | None = Field(default=None, min_length=24)
+    """An admin API key chosen outside (a Kubernetes Secret, a compose env file): added to the
+    key store at start-up unless it is already there or was revoked, so a server in a container
+    starts protected with no `speaker keys create` step."""
 
     auth: Literal["auto", "on", "off"] = "auto"
     """API keys: `auto` asks for one once any key exists, `on` always, `off` never. A server

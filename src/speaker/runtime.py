@@ -211,6 +211,10 @@ class Runtime:
         settings = self.settings
         self._database = open_database(settings)
         self._keys = KeyStore(self._database)
+        if settings.admin_key is not None and self._keys.provision(
+            settings.admin_key.get_secret_value()
+        ):
+            log.info("added the admin key from SPEAKER_ADMIN_KEY")
         self._audit = AuditLog(self._database)
         library_dir = settings.data_dir / "library"
         self._consents = ConsentStore(self._database, library_dir / "consents")

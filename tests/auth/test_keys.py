@@ -131,3 +131,36 @@ def test_keys_and_audit_on_postgresql(postgres_server: PostgresServer) -> None:
         assert [e.id for e in shared] == [second.id]
     finally:
         database.close()
+
+
+def test_a_provisioned_admin_key_is_added_once_and_stays_revoked(database: Database) -> None:
+    store = KeyStore(database)
+    secret = "spk-from-a-kubernetes-secret-0123456789"
+    assert store.provision(secret)
+    found = store.authenticate(secret)
+    assert found is not None
+    assert found.principal.role is Role.ADMIN
+    # A restart (or a second replica) finds it and adds nothing.
+    assert not store.provision(secret)
+    assert len(store.list_keys()) == 1
+    store.revoke(found.id)
+    # Revoking it through the API wins over the configuration that keeps naming it.
+    assert not store.provision(secret)
+    assert store.authenticate(secret) is None
+
+
+def test_runtime_provisions_speaker_admin_key(tmp_path: Path) -> None:
+    from speaker.config import Settings
+    from speaker.runtime import Runtime
+
+    secret = "spk-admin-key-from-the-environment-42"
+    settings = Settings(data_dir=tmp_path, admin_key=secret, job_workers=0)
+    runtime = Runtime(settings)
+    runtime.load()
+    try:
+        found = runtime.keys.authenticate(secret)
+        assert found is not None
+        assert found.principal.role is Role.ADMIN
+        assert secret not in repr(settings)
+    finally:
+        runtime.close()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from speaker.auth.principal import Principal, Role
 from speaker.errors import InvalidRequestError, NotFoundError
@@ -111,8 +112,13 @@ class KeyStore:
         owner: str,
         requests_per_minute: int | None = None,
         chars_per_minute: int | None = None,
+        *,
+        secret: str | None = None,
     ) -> CreatedKey:
-        """A new key; its secret and webhook secret are returned here and never again."""
+        """A new key; its secret and webhook secret are returned here and never again.
+
+        `secret` is for a key chosen outside (SPEAKER_ADMIN_KEY); normally one is drawn here.
+        """
         name, owner = name.strip(), owner.strip()
         if not name or not owner:
             raise InvalidRequestError(
@@ -120,7 +126,7 @@ class KeyStore:
                 code="invalid_value",
                 param="name" if not name else "owner",
             )
-        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        secret = secret or KEY_PREFIX + secrets.token_urlsafe(32)
         webhook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
         record = ApiKeyRecord(
             id=f"key_{secrets.token_hex(8)}",
@@ -149,6 +155,24 @@ class KeyStore:
             )
         self._forget_count()
         return CreatedKey(record, secret, webhook_secret)
+
+    def provision(self, secret: str, name: str = "admin (SPEAKER_ADMIN_KEY)") -> bool:
+        """Make `secret` an admin key unless it already is one (or was, and has been revoked).
+
+        Returns True when it was added. Replicas starting together may race: the secret's
+        unique digest lets exactly one insert win.
+        """
+        with self._db.begin() as conn:
+            known = conn.execute(
+                select(api_keys.c.id).where(api_keys.c.secret_hash == digest(secret))
+            ).first()
+        if known is not None:
+            return False
+        try:
+            self.create(name, Role.ADMIN, "admin", secret=secret)
+        except IntegrityError:
+            return False
+        return True
 
     def list_keys(self, *, include_revoked: bool = True) -> list[ApiKeyRecord]:
         """Every key, oldest first."""
