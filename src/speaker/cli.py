@@ -1,4 +1,4 @@
-"""The `speaker` command: serve the API, speak locally, list voices."""
+"""The `speaker` command: serve the API, speak locally or through a server, manage state."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
+from speaker import remote
 from speaker.audio.formats import AudioFormat
 from speaker.auth.audit import Action, AuditLog, AuditQuery
 from speaker.auth.keys import KeyStore
@@ -246,12 +247,29 @@ def say(
     speed: Annotated[float, typer.Option(min=0.25, max=4.0, help="0.25 to 4.0")] = 1.0,
     model: Annotated[str, typer.Option(help="Model or engine name")] = "tts-1",
     normalize: Annotated[bool, typer.Option(help="Expand numbers, dates and symbols")] = True,
+    url: remote.UrlOption = None,
+    api_key: remote.ApiKeyOption = None,
 ) -> None:
-    """Synthesize speech locally, without a server."""
+    """Synthesize speech: in this process, or on a running server with --url."""
     content = _read_text(text, file)
     if fmt is None:
         suffix = output.suffix.lstrip(".").lower()
         fmt = AudioFormat(suffix) if suffix in AudioFormat._value2member_map_ else AudioFormat.MP3
+    if url is not None:
+        with remote.connected(url, api_key) as client:
+            size = remote.say(
+                client,
+                content,
+                output,
+                voice=voice,
+                fmt=fmt.value,
+                speed=speed,
+                model=model,
+                normalize=normalize,
+            )
+        if str(output) != "-":
+            console.print(f"wrote {output} ({size} bytes of {fmt.value} from {url})")
+        return
     # No job workers: a one-off command must not pick up the server's batch jobs.
     settings = _settings(max_input_chars=max(len(content), 1), job_workers=0)
     runtime = _load(settings)
@@ -297,8 +315,12 @@ async def _say(runtime: Runtime, order: SpeechOrder, output: Path) -> float:
 
 
 @app.command()
-def voices() -> None:
-    """List the voices this installation can speak with."""
+def voices(url: remote.UrlOption = None, api_key: remote.ApiKeyOption = None) -> None:
+    """List the voices this installation (or, with --url, a running server) can speak with."""
+    if url is not None:
+        with remote.connected(url, api_key) as client:
+            remote.print_voices(client)
+        return
     runtime = _load(_settings(job_workers=0))
     try:
         table = Table("id", "engine", "language", "rate", "source", "OpenAI names")
@@ -391,6 +413,9 @@ def validate(
     )
     raise typer.Exit(status)
 
+
+app.command()(remote.status)
+app.add_typer(remote.jobs_app, name="jobs")
 
 models_app = typer.Typer(
     help="Checkpoints of the engines that need a download (CSM).", no_args_is_help=True
