@@ -3,7 +3,7 @@
 Importing it loads only httpx, pydantic and websockets: none of the server's engines.
 """
 
-from speaker.client._core import WaitTimeoutError
+from speaker.client._core import UNSET, WaitTimeoutError
 from speaker.client.aio import AsyncSpeakerClient
 from speaker.client.errors import (
     APIConnectionError,
@@ -20,7 +20,13 @@ from speaker.client.errors import (
     SpeakerClientError,
 )
 from speaker.client.models import (
+    ApiKey,
+    AuditEntry,
+    AuditPage,
     BatchItem,
+    Consent,
+    ConsentPage,
+    CreatedApiKey,
     Deleted,
     Job,
     JobItem,
@@ -39,13 +45,20 @@ from speaker.client.sync import SpeakerClient
 from speaker.client.ws import AsyncSpeechSession, SpeechSession
 
 __all__ = [
+    "UNSET",
     "APIConnectionError",
     "APITimeoutError",
+    "ApiKey",
     "AsyncSpeakerClient",
     "AsyncSpeechSession",
+    "AuditEntry",
+    "AuditPage",
     "AuthenticationError",
     "BatchItem",
     "ConflictError",
+    "Consent",
+    "ConsentPage",
+    "CreatedApiKey",
     "Deleted",
     "InvalidRequestError",
     "Job",

@@ -7,6 +7,7 @@ waits decided here.
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import os
 import random
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -29,8 +30,13 @@ from speaker.client.errors import (
     error_from_response,
 )
 from speaker.client.models import (
+    ApiKey,
     AudioFormat,
+    AuditPage,
     BatchItem,
+    Consent,
+    ConsentPage,
+    CreatedApiKey,
     Deleted,
     Job,
     JobPage,
@@ -58,7 +64,18 @@ AudioSource = str | os.PathLike[str] | bytes
 
 
 class WaitTimeoutError(SpeakerClientError, TimeoutError):
-    """A job did not finish within the time given to `wait`."""
+    """A job did not finish, or a server did not become ready, within the time given."""
+
+
+class Unset(enum.Enum):
+    """The type of `UNSET`."""
+
+    TOKEN = 0
+
+
+UNSET: Final = Unset.TOKEN
+"""An update's default for fields to leave as they are; None, by contrast, clears a field."""
+Unsettable = Literal[Unset.TOKEN]
 
 
 @dataclass(frozen=True)
@@ -373,10 +390,119 @@ def get_voice(voice_id: str) -> Call[Voice]:
 
 
 def update_voice(voice_id: str, changes: Mapping[str, Any]) -> Call[Voice]:
-    """`PATCH /v1/voices/{id}` with only the fields given."""
-    return Call(
-        Request("PATCH", _path("/v1/voices", voice_id), json=_drop_none(changes)), _model(Voice)
+    """`PATCH /v1/voices/{id}` with only the fields given (None among them: cleared)."""
+    given = {k: v for k, v in changes.items() if v is not UNSET}
+    return Call(Request("PATCH", _path("/v1/voices", voice_id), json=given), _model(Voice))
+
+
+def export_voices(ids: Sequence[str] | None) -> Call[bytes]:
+    """`GET /v1/voices/export`: a zip of the voices in `ids`, else of every visible one."""
+    params = {"ids": ",".join(ids)} if ids else None
+    return Call(Request("GET", "/v1/voices/export", params=params), _content)
+
+
+def import_voices(archive: AudioSource) -> Call[list[Voice]]:
+    """`POST /v1/voices/import`: voices from an export zip, each with a new id."""
+    data = archive if isinstance(archive, bytes) else Path(archive).read_bytes()
+    files = {"file": ("speaker-voices.zip", data, "application/zip")}
+    request = Request("POST", "/v1/voices/import", files=files, idempotent=False)
+    return Call(request, _data_of(_voice_list))
+
+
+CONSENTS = "/v1/audio/voice_consents"
+
+
+def create_consent(recording: AudioSource, *, name: str, language: str) -> Call[Consent]:
+    """`POST /v1/audio/voice_consents`: the speaker's recorded consent to be cloned."""
+    files = {"recording": _audio_file(recording, None)}
+    form = {"name": name, "language": language}
+    request = Request("POST", CONSENTS, data=form, files=files, idempotent=False)
+    return Call(request, _model(Consent))
+
+
+def list_consents(*, after: str | None, limit: int) -> Call[ConsentPage]:
+    """`GET /v1/audio/voice_consents`, newest first."""
+    params = _drop_none({"after": after, "limit": limit})
+    return Call(Request("GET", CONSENTS, params=params), _model(ConsentPage))
+
+
+def get_consent(consent_id: str) -> Call[Consent]:
+    """`GET /v1/audio/voice_consents/{id}`."""
+    return Call(Request("GET", _path(CONSENTS, consent_id)), _model(Consent))
+
+
+def rename_consent(consent_id: str, name: str) -> Call[Consent]:
+    """`POST /v1/audio/voice_consents/{id}`: its one editable field."""
+    request = Request("POST", _path(CONSENTS, consent_id), json={"name": name})
+    return Call(request, _model(Consent))
+
+
+def delete_consent(consent_id: str) -> Call[Deleted]:
+    """`DELETE /v1/audio/voice_consents/{id}`."""
+    return Call(Request("DELETE", _path(CONSENTS, consent_id)), _model(Deleted))
+
+
+_key_list: TypeAdapter[list[ApiKey]] = TypeAdapter(list[ApiKey])
+
+
+def create_key(
+    name: str,
+    *,
+    role: str,
+    owner: str | None,
+    requests_per_minute: int | None,
+    chars_per_minute: int | None,
+) -> Call[CreatedApiKey]:
+    """`POST /v1/keys` (admin)."""
+    body = _drop_none(
+        {
+            "name": name,
+            "role": role,
+            "owner": owner,
+            "requests_per_minute": requests_per_minute,
+            "chars_per_minute": chars_per_minute,
+        }
     )
+    request = Request("POST", "/v1/keys", json=body, idempotent=False)
+    return Call(request, _model(CreatedApiKey))
+
+
+def list_keys() -> Call[list[ApiKey]]:
+    """`GET /v1/keys` (admin): every key, revoked ones included."""
+    return Call(Request("GET", "/v1/keys"), _data_of(_key_list))
+
+
+def get_key(key_id: str) -> Call[ApiKey]:
+    """`GET /v1/keys/{id}` (admin)."""
+    return Call(Request("GET", _path("/v1/keys", key_id)), _model(ApiKey))
+
+
+def revoke_key(key_id: str) -> Call[ApiKey]:
+    """`DELETE /v1/keys/{id}` (admin): the key stops working at once."""
+    return Call(Request("DELETE", _path("/v1/keys", key_id)), _model(ApiKey))
+
+
+def read_audit(
+    *,
+    action: str | None,
+    actor: str | None,
+    since: float | None,
+    until: float | None,
+    limit: int,
+    cursor: int | None,
+) -> Call[AuditPage]:
+    """`GET /v1/audit` (admin): entries newest first."""
+    params = _drop_none(
+        {
+            "action": action,
+            "actor": actor,
+            "since": since,
+            "until": until,
+            "limit": limit,
+            "cursor": cursor,
+        }
+    )
+    return Call(Request("GET", "/v1/audit", params=params), _model(AuditPage))
 
 
 def delete_voice(voice_id: str) -> Call[Deleted]:
@@ -458,6 +584,28 @@ def job_results(job_id: str) -> Call[bytes]:
 def cancel_job(job_id: str) -> Call[Job]:
     """`DELETE /v1/jobs/{id}`."""
     return Call(Request("DELETE", _path("/v1/jobs", job_id)), _model(Job))
+
+
+@dataclass
+@dataclass
+class ReadyWaits:
+    """Pauses between looks at `/ready`: growing to 2 s, never past the deadline."""
+
+    timeout: float
+    interval: float
+    _deadline: float = field(init=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout
+
+    def next_wait(self, base_url: str) -> float:
+        """Seconds until the next look; raises WaitTimeoutError once the time is up."""
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise WaitTimeoutError(f"{base_url} was not ready after {self.timeout} s")
+        wait = min(self.interval, left)
+        self.interval = min(self.interval * 1.5, 2.0)
+        return wait
 
 
 @dataclass

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import httpx
 
@@ -15,15 +16,22 @@ from speaker.client._core import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_DELAY,
     DEFAULT_TIMEOUT,
+    UNSET,
     AudioSource,
     ClientOptions,
     Request,
+    Unsettable,
     VoiceLike,
 )
-from speaker.client.errors import SpeakerClientError
+from speaker.client.errors import APIConnectionError, SpeakerClientError
 from speaker.client.models import (
+    ApiKey,
     AudioFormat,
+    AuditPage,
     BatchItem,
+    Consent,
+    ConsentPage,
+    CreatedApiKey,
     Deleted,
     Job,
     JobPage,
@@ -148,20 +156,20 @@ class AsyncVoices:
         self,
         voice_id: str,
         *,
-        name: str | None = None,
-        language: str | None = None,
-        gender: str | None = None,
-        tags: Sequence[str] | None = None,
-        description: str | None = None,
-        transcript: str | None = None,
-        shared: bool | None = None,
+        name: str | Unsettable = UNSET,
+        language: str | Unsettable = UNSET,
+        gender: str | Unsettable | None = UNSET,
+        tags: Sequence[str] | Unsettable = UNSET,
+        description: str | Unsettable | None = UNSET,
+        transcript: str | Unsettable = UNSET,
+        shared: bool | Unsettable = UNSET,
     ) -> Voice:
-        """Change a cloned voice's metadata; fields left None stay as they are."""
+        """Change a cloned voice's metadata: fields not given stay; `gender=None` clears it."""
         changes = {
             "name": name,
             "language": language,
             "gender": gender,
-            "tags": None if tags is None else list(tags),
+            "tags": tags if tags is UNSET else list(tags),
             "description": description,
             "transcript": transcript,
             "shared": shared,
@@ -179,6 +187,104 @@ class AsyncVoices:
     async def reference_audio(self, voice_id: str) -> bytes:
         """The WAV recording a cloned voice was made from."""
         return await self._transport.call(_core.voice_audio(voice_id))
+
+    async def export(self, ids: Sequence[str] | None = None) -> bytes:
+        """A zip of cloned voices (those in `ids`, else all you may see), to import elsewhere."""
+        return await self._transport.call(_core.export_voices(ids))
+
+    async def import_archive(self, archive: AudioSource) -> builtins.list[Voice]:
+        """Voices from an `export` zip (a path or its bytes), re-checked, each with a new id."""
+        return await self._transport.call(_core.import_voices(archive))
+
+
+class AsyncConsents:
+    """Recorded consents to be cloned: `/v1/audio/voice_consents` (as OpenAI's)."""
+
+    def __init__(self, transport: _Transport) -> None:
+        self._transport = transport
+
+    async def create(self, recording: AudioSource, *, name: str, language: str = "en") -> Consent:
+        """Store a recording of the speaker consenting; voices may then name it."""
+        return await self._transport.call(
+            _core.create_consent(recording, name=name, language=language)
+        )
+
+    async def list(self, *, after: str | None = None, limit: int = 20) -> ConsentPage:
+        """Consents newest first; `after=page.last_id` for the next page."""
+        return await self._transport.call(_core.list_consents(after=after, limit=limit))
+
+    async def get(self, consent_id: str) -> Consent:
+        """One consent."""
+        return await self._transport.call(_core.get_consent(consent_id))
+
+    async def rename(self, consent_id: str, name: str) -> Consent:
+        """Change a consent's label."""
+        return await self._transport.call(_core.rename_consent(consent_id, name))
+
+    async def delete(self, consent_id: str) -> Deleted:
+        """Remove a consent and its recording."""
+        return await self._transport.call(_core.delete_consent(consent_id))
+
+
+class AsyncKeys:
+    """API keys (an admin key is needed): `/v1/keys`."""
+
+    def __init__(self, transport: _Transport) -> None:
+        self._transport = transport
+
+    async def create(
+        self,
+        name: str,
+        *,
+        role: Literal["readonly", "user", "admin"] = "user",
+        owner: str | None = None,
+        requests_per_minute: int | None = None,
+        chars_per_minute: int | None = None,
+    ) -> CreatedApiKey:
+        """A new key; its `secret` is in this answer and never shown again."""
+        call = _core.create_key(
+            name,
+            role=role,
+            owner=owner,
+            requests_per_minute=requests_per_minute,
+            chars_per_minute=chars_per_minute,
+        )
+        return await self._transport.call(call)
+
+    async def list(self) -> list[ApiKey]:
+        """Every key, revoked ones included, without secrets."""
+        return await self._transport.call(_core.list_keys())
+
+    async def get(self, key_id: str) -> ApiKey:
+        """One key."""
+        return await self._transport.call(_core.get_key(key_id))
+
+    async def revoke(self, key_id: str) -> ApiKey:
+        """Stop a key from working, at once and for good."""
+        return await self._transport.call(_core.revoke_key(key_id))
+
+
+class AsyncAudit:
+    """The audit log (an admin key is needed): `/v1/audit`."""
+
+    def __init__(self, transport: _Transport) -> None:
+        self._transport = transport
+
+    async def list(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 100,
+        cursor: int | None = None,
+    ) -> AuditPage:
+        """Entries newest first; `action` may be a family (`voice`); page with `cursor`."""
+        call = _core.read_audit(
+            action=action, actor=actor, since=since, until=until, limit=limit, cursor=cursor
+        )
+        return await self._transport.call(call)
 
 
 class AsyncJobs:
@@ -290,6 +396,9 @@ class AsyncSpeakerClient:
         self._transport = _Transport(self.options, http_client)
         self.voices = AsyncVoices(self._transport)
         self.jobs = AsyncJobs(self._transport)
+        self.consents = AsyncConsents(self._transport)
+        self.keys = AsyncKeys(self._transport)
+        self.audit = AsyncAudit(self._transport)
 
     async def __aenter__(self) -> AsyncSpeakerClient:
         """The client itself, closed on exit."""
@@ -416,6 +525,18 @@ class AsyncSpeakerClient:
     async def ready(self) -> bool:
         """True once the engines are loaded; false while loading or draining."""
         return await self._transport.call(_core.ready())
+
+    async def wait_ready(self, *, interval: float = 0.25) -> None:
+        """Return once the server is ready (it may not even listen yet); bound the wait with
+        `asyncio.timeout`."""
+        while True:
+            try:
+                if await self.ready():
+                    return
+            except APIConnectionError:
+                pass  # not listening yet: a server that is starting
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, 2.0)
 
     async def models(self) -> list[Model]:
         """Model names the speech endpoint accepts."""

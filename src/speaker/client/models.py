@@ -223,3 +223,64 @@ class SessionDone(BaseModel):
     audio_seconds: float
     characters: int
     cancelled: bool = False
+
+
+class Consent(BaseModel):
+    """A stored consent recording (OpenAI's `audio.voice_consent`)."""
+
+    id: str
+    name: str
+    language: str
+    created_at: int
+
+
+class ConsentPage(BaseModel):
+    """Consents newest first; pass `last_id` as `after` for the next page."""
+
+    data: list[Consent]
+    first_id: str | None = None
+    last_id: str | None = None
+    has_more: bool
+
+
+class ApiKey(BaseModel):
+    """An API key as listed: never its secret."""
+
+    id: str
+    name: str
+    prefix: str
+    role: Literal["readonly", "user", "admin"]
+    owner: str
+    created_at: int
+    revoked_at: int | None = None
+    last_used_at: int | None = None
+    requests_per_minute: int | None = None
+    chars_per_minute: int | None = None
+
+
+class CreatedApiKey(ApiKey):
+    """A new key with its secrets: this object is the only place they are ever shown."""
+
+    secret: str
+    webhook_secret: str
+
+
+class AuditEntry(BaseModel):
+    """One entry of the audit log."""
+
+    id: int
+    at: float
+    actor: str | None = None
+    owner: str | None = None
+    action: str
+    target: str | None = None
+    address: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditPage(BaseModel):
+    """Audit entries newest first; pass `next_cursor` as `cursor` for older ones."""
+
+    data: list[AuditEntry]
+    has_more: bool
+    next_cursor: int | None = None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import httpx
 
@@ -15,15 +16,22 @@ from speaker.client._core import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_DELAY,
     DEFAULT_TIMEOUT,
+    UNSET,
     AudioSource,
     ClientOptions,
     Request,
+    Unsettable,
     VoiceLike,
 )
-from speaker.client.errors import SpeakerClientError
+from speaker.client.errors import APIConnectionError, SpeakerClientError
 from speaker.client.models import (
+    ApiKey,
     AudioFormat,
+    AuditPage,
     BatchItem,
+    Consent,
+    ConsentPage,
+    CreatedApiKey,
     Deleted,
     Job,
     JobPage,
@@ -146,20 +154,20 @@ class Voices:
         self,
         voice_id: str,
         *,
-        name: str | None = None,
-        language: str | None = None,
-        gender: str | None = None,
-        tags: Sequence[str] | None = None,
-        description: str | None = None,
-        transcript: str | None = None,
-        shared: bool | None = None,
+        name: str | Unsettable = UNSET,
+        language: str | Unsettable = UNSET,
+        gender: str | Unsettable | None = UNSET,
+        tags: Sequence[str] | Unsettable = UNSET,
+        description: str | Unsettable | None = UNSET,
+        transcript: str | Unsettable = UNSET,
+        shared: bool | Unsettable = UNSET,
     ) -> Voice:
-        """Change a cloned voice's metadata; fields left None stay as they are."""
+        """Change a cloned voice's metadata: fields not given stay; `gender=None` clears it."""
         changes = {
             "name": name,
             "language": language,
             "gender": gender,
-            "tags": None if tags is None else list(tags),
+            "tags": tags if tags is UNSET else list(tags),
             "description": description,
             "transcript": transcript,
             "shared": shared,
@@ -177,6 +185,102 @@ class Voices:
     def reference_audio(self, voice_id: str) -> bytes:
         """The WAV recording a cloned voice was made from."""
         return self._transport.call(_core.voice_audio(voice_id))
+
+    def export(self, ids: Sequence[str] | None = None) -> bytes:
+        """A zip of cloned voices (those in `ids`, else all you may see), to import elsewhere."""
+        return self._transport.call(_core.export_voices(ids))
+
+    def import_archive(self, archive: AudioSource) -> builtins.list[Voice]:
+        """Voices from an `export` zip (a path or its bytes), re-checked, each with a new id."""
+        return self._transport.call(_core.import_voices(archive))
+
+
+class Consents:
+    """Recorded consents to be cloned: `/v1/audio/voice_consents` (as OpenAI's)."""
+
+    def __init__(self, transport: _Transport) -> None:
+        self._transport = transport
+
+    def create(self, recording: AudioSource, *, name: str, language: str = "en") -> Consent:
+        """Store a recording of the speaker consenting; voices may then name it."""
+        return self._transport.call(_core.create_consent(recording, name=name, language=language))
+
+    def list(self, *, after: str | None = None, limit: int = 20) -> ConsentPage:
+        """Consents newest first; `after=page.last_id` for the next page."""
+        return self._transport.call(_core.list_consents(after=after, limit=limit))
+
+    def get(self, consent_id: str) -> Consent:
+        """One consent."""
+        return self._transport.call(_core.get_consent(consent_id))
+
+    def rename(self, consent_id: str, name: str) -> Consent:
+        """Change a consent's label."""
+        return self._transport.call(_core.rename_consent(consent_id, name))
+
+    def delete(self, consent_id: str) -> Deleted:
+        """Remove a consent and its recording."""
+        return self._transport.call(_core.delete_consent(consent_id))
+
+
+class Keys:
+    """API keys (an admin key is needed): `/v1/keys`."""
+
+    def __init__(self, transport: _Transport) -> None:
+        self._transport = transport
+
+    def create(
+        self,
+        name: str,
+        *,
+        role: Literal["readonly", "user", "admin"] = "user",
+        owner: str | None = None,
+        requests_per_minute: int | None = None,
+        chars_per_minute: int | None = None,
+    ) -> CreatedApiKey:
+        """A new key; its `secret` is in this answer and never shown again."""
+        call = _core.create_key(
+            name,
+            role=role,
+            owner=owner,
+            requests_per_minute=requests_per_minute,
+            chars_per_minute=chars_per_minute,
+        )
+        return self._transport.call(call)
+
+    def list(self) -> list[ApiKey]:
+        """Every key, revoked ones included, without secrets."""
+        return self._transport.call(_core.list_keys())
+
+    def get(self, key_id: str) -> ApiKey:
+        """One key."""
+        return self._transport.call(_core.get_key(key_id))
+
+    def revoke(self, key_id: str) -> ApiKey:
+        """Stop a key from working, at once and for good."""
+        return self._transport.call(_core.revoke_key(key_id))
+
+
+class Audit:
+    """The audit log (an admin key is needed): `/v1/audit`."""
+
+    def __init__(self, transport: _Transport) -> None:
+        self._transport = transport
+
+    def list(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 100,
+        cursor: int | None = None,
+    ) -> AuditPage:
+        """Entries newest first; `action` may be a family (`voice`); page with `cursor`."""
+        call = _core.read_audit(
+            action=action, actor=actor, since=since, until=until, limit=limit, cursor=cursor
+        )
+        return self._transport.call(call)
 
 
 class Jobs:
@@ -293,6 +397,9 @@ class SpeakerClient:
         self._transport = _Transport(self.options, http_client)
         self.voices = Voices(self._transport)
         self.jobs = Jobs(self._transport)
+        self.consents = Consents(self._transport)
+        self.keys = Keys(self._transport)
+        self.audit = Audit(self._transport)
 
     def __enter__(self) -> SpeakerClient:
         """The client itself, closed on exit."""
@@ -419,6 +526,19 @@ class SpeakerClient:
     def ready(self) -> bool:
         """True once the engines are loaded; false while loading or draining."""
         return self._transport.call(_core.ready())
+
+    def wait_ready(self, timeout: float = 60.0, *, interval: float = 0.25) -> None:
+        """Return once the server is ready (it may not even listen yet); WaitTimeoutError after
+        `timeout` seconds."""
+        waits = _core.ReadyWaits(timeout, interval)
+        while True:
+            try:
+                if self.ready():
+                    return
+            except APIConnectionError:
+                pass  # not listening yet: a server that is starting
+            wait = waits.next_wait(self.options.base_url)
+            time.sleep(wait)
 
     def models(self) -> list[Model]:
         """Model names the speech endpoint accepts."""
