@@ -191,6 +191,9 @@ def running_server(kind: Literal["speaker", "peer"], workdir: Path) -> Iterator[
         data_dir = workdir / f"speaker-data-{port}"
         data_dir.mkdir()
         env["SPEAKER_DATA_DIR"] = str(data_dir)
+        # The users repeat 15 paragraphs: with the audio cache on, most requests would be cache
+        # hits, and the bench would time the disk instead of synthesis (the peer has no cache).
+        env["SPEAKER_CACHE_MAX_BYTES"] = "0"
         command = [sys.executable, "-m", "speaker", "serve", "--host", "127.0.0.1"]
         command += ["--port", str(port), "--log-level", "warning"]
         probe = "/ready"
@@ -442,10 +445,12 @@ async def _user(
     run_started: float,
     deadline: float,
     options: argparse.Namespace,
+    start_delay: float,
 ) -> None:
     requester: Requester = speaker_request if server.kind == "speaker" else peer_request
     # Seeded per user, so both servers get exactly the same sequence of texts.
     rng = random.Random(options.seed * 1_000 + user)
+    await asyncio.sleep(start_delay)
     for _ in range(MAX_REQUESTS_PER_USER):
         if time.perf_counter() >= deadline:
             return
@@ -507,7 +512,12 @@ async def run_users(server: Server, users: int, seconds: float, options: argpars
             deadline = started + seconds
             async with asyncio.TaskGroup() as group:
                 for user in range(users):
-                    group.create_task(_user(client, server, user, run, started, deadline, options))
+                    # Users arrive spread over the ramp, as people do; `--ramp 0` sends every
+                    # first request in the same instant (a burst queues behind itself).
+                    delay = user * options.ramp / users
+                    group.create_task(
+                        _user(client, server, user, run, started, deadline, options, delay)
+                    )
             run.wall_s = time.perf_counter() - started
             run.cpu_s = meter.stop()
         finally:
@@ -804,6 +814,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--servers", default="speaker,peer", help="speaker, peer or both")
     parser.add_argument("--bare-seconds", type=float, default=10.0, help="0 skips the ceiling")
     parser.add_argument("--seed", type=int, default=20240501)
+    parser.add_argument(
+        "--ramp", type=float, default=2.0, help="seconds over which users start (0: all at once)"
+    )
     parser.add_argument("--request-timeout", type=float, default=300.0)
     parser.add_argument("--tolerance-ms", type=float, default=50.0, help="stutter tolerance")
     parser.add_argument("--soak", type=float, default=0.0, help="soak Speaker for SECONDS instead")
