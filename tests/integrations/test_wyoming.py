@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -62,10 +63,11 @@ def run(scenario: Callable[[AsyncTcpClient], Awaitable[T]], runtime: Runtime) ->
 async def read_until(client: AsyncTcpClient, last: str) -> list[Event]:
     events = []
     while True:
-        event = await client.read_event()
+        # Past `error` events too: every request ends with its own closing event.
+        event = await asyncio.wait_for(client.read_event(), 20)
         assert event is not None, "the server closed the connection"
         events.append(event)
-        if event.type in (last, "error"):
+        if event.type == last:
             return events
 
 
@@ -135,10 +137,14 @@ def test_streamed_text_is_spoken_before_the_stream_ends(runtime: Runtime) -> Non
 
     before_stop, after_stop = run(scenario, runtime)
     assert types(before_stop) == ["audio-start", "audio-chunk"]
-    assert types(after_stop)[-2:] == ["audio-stop", "synthesize-stopped"]
-    assert "audio-start" not in types(after_stop), "the compatibility synthesize was spoken too"
+    # Wyoming's streaming order: each piece of audio between its own start and stop, then
+    # `synthesize-stopped` after the final audio.
+    flow = " ".join(types(before_stop + after_stop))
+    assert re.fullmatch(r"(audio-start audio-chunk audio-stop )+synthesize-stopped", flow), flow
+    assert flow.count("audio-start") == 2, "one segment per sentence"
     pcm = pcm_of(before_stop + after_stop)
-    # Both sentences, once: as long as the same text spoken in one piece.
+    # Both sentences, once (the compatibility `synthesize` is not spoken again): as long as
+    # the same text spoken in one piece.
     whole = run(_whole_text, runtime)
     assert abs(voiced_seconds(pcm, 24000) - voiced_seconds(whole, 24000)) < 1.0
 
@@ -149,24 +155,61 @@ async def _whole_text(client: AsyncTcpClient) -> np.ndarray:
 
 
 def test_errors_are_events_and_the_connection_lives_on(runtime: Runtime) -> None:
-    async def scenario(client: AsyncTcpClient) -> list[Event]:
+    async def scenario(client: AsyncTcpClient) -> list[list[Event]]:
         answers = []
         for request in (
-            Synthesize(text="Hello.", voice=SynthesizeVoice(name="no-such-voice")),
-            Synthesize(text="Bonjour.", voice=SynthesizeVoice(language="xx_XX")),
-            Synthesize(text="   "),
+            Synthesize(text="Hello.", voice=SynthesizeVoice(name="no-such-voice")).event(),
+            Synthesize(text="Bonjour.", voice=SynthesizeVoice(language="xx_XX")).event(),
+            Synthesize(text="   ").event(),
+            Event(type="synthesize", data={"voice": {"name": "alloy"}}),
         ):
-            await client.write_event(request.event())
-            answers.append((await read_until(client, "audio-stop"))[-1])
-        await client.write_event(Describe().event())
-        answers.append((await read_until(client, "info"))[-1])
+            await client.write_event(request)
+            answers.append(await read_until(client, "audio-stop"))
+        await client.write_event(Synthesize(text="Still here.").event())
+        answers.append(await read_until(client, "audio-stop"))
         return answers
 
-    *errors, info = run(scenario, runtime)
-    codes = [Error.from_event(e).code for e in errors]
-    assert codes == ["voice_not_found", "unsupported_language", "empty_input"]
-    assert all(Error.from_event(e).text for e in errors)
-    assert info.type == "info"
+    *refused, spoken = run(scenario, runtime)
+    # An `audio-stop` closes each refusal: clients that ignore `error` stop waiting for audio.
+    assert [types(events) for events in refused] == [["error", "audio-stop"]] * 4
+    errors = [Error.from_event(events[0]) for events in refused]
+    codes = [e.code for e in errors]
+    assert codes == ["voice_not_found", "unsupported_language", "empty_input", "invalid_event"]
+    assert all(e.text for e in errors)
+    assert voiced_seconds(pcm_of(spoken), 24000) > 0.4
+
+
+def test_a_refused_stream_answers_once_and_still_stops(runtime: Runtime) -> None:
+    async def scenario(client: AsyncTcpClient) -> list[Event]:
+        voice = SynthesizeVoice(name="no-such-voice")
+        await client.write_event(SynthesizeStart(voice=voice).event())
+        await client.write_event(SynthesizeChunk(text="Hello there.").event())
+        await client.write_event(Synthesize(text="Hello there.", voice=voice).event())
+        await client.write_event(SynthesizeStop().event())
+        return await read_until(client, "synthesize-stopped")
+
+    events = run(scenario, runtime)
+    # Not a second error for the compatibility `synthesize`: it belongs to the refused stream.
+    assert types(events) == ["error", "synthesize-stopped"]
+    assert Error.from_event(events[0]).code == "voice_not_found"
+
+
+def test_a_runtime_still_loading_answers_not_ready(tmp_path: Path) -> None:
+    runtime = Runtime(Settings(data_dir=tmp_path, workers=1))  # never loaded
+
+    async def scenario(client: AsyncTcpClient) -> list[list[Event]]:
+        await client.write_event(Describe().event())
+        described = await asyncio.wait_for(client.read_event(), 20)
+        assert described is not None
+        await client.write_event(Synthesize(text="Hello.").event())
+        return [[described], await read_until(client, "audio-stop")]
+
+    try:
+        described, synthesized = run(scenario, runtime)
+    finally:
+        runtime.close()
+    assert types(synthesized) == ["error", "audio-stop"]
+    assert [Error.from_event(e[0]).code for e in (described, synthesized)] == ["not_ready"] * 2
 
 
 def test_language_picks_a_voice(runtime: Runtime) -> None:
