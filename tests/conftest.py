@@ -10,6 +10,7 @@ import pytest
 import uvicorn
 
 from speaker.api.app import create_app
+from speaker.auth.principal import Role
 from speaker.config import Settings
 from speaker.runtime import Runtime
 from tests.helpers import free_port, wait_ready
@@ -62,6 +63,21 @@ def server(settings: Settings, runtime: Runtime) -> Iterator[LiveServer]:
     live.start()
     yield live
     live.stop()
+
+
+@pytest.fixture(scope="session")
+def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
+    """A live server that asks every request for a key, and an admin key's secret."""
+    # Its own runtime: keys in the shared one's database would turn auth on for `server` too.
+    keyed = Settings(data_dir=tmp_path_factory.mktemp("keyed-data"), workers=1, auth="on")
+    rt = Runtime(keyed)
+    rt.load()
+    admin = rt.keys.create("ops", Role.ADMIN, "ops").secret
+    live = LiveServer(keyed, rt)
+    live.start()
+    yield live, admin
+    live.stop()
+    rt.close()
 
 
 @pytest.fixture(scope="session")

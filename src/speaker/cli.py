@@ -314,9 +314,22 @@ async def _say(runtime: Runtime, order: SpeechOrder, output: Path) -> float:
     return seconds
 
 
-@app.command()
-def voices(url: remote.UrlOption = None, api_key: remote.ApiKeyOption = None) -> None:
+voices_app = typer.Typer(
+    help="Voices: list them (here, or on a server with --url); add and remove cloned ones."
+)
+app.add_typer(voices_app, name="voices")
+voices_app.command("add")(remote.voices_add)
+voices_app.command("rm")(remote.voices_rm)
+
+
+# Without a subcommand `speaker voices` lists, as it did before it had subcommands.
+@voices_app.callback(invoke_without_command=True)
+def voices(
+    ctx: typer.Context, url: remote.UrlOption = None, api_key: remote.ApiKeyOption = None
+) -> None:
     """List the voices this installation (or, with --url, a running server) can speak with."""
+    if ctx.invoked_subcommand is not None:
+        return
     if url is not None:
         with remote.connected(url, api_key) as client:
             remote.print_voices(client)

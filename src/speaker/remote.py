@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,11 +9,20 @@ from pathlib import Path
 from typing import Annotated, BinaryIO
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
-from speaker.client import BatchItem, Job, SpeakerAPIError, SpeakerClient, SpeakerClientError
+from speaker.client import (
+    APIConnectionError,
+    BatchItem,
+    Job,
+    SpeakerAPIError,
+    SpeakerClient,
+    SpeakerClientError,
+)
 
 console = Console(stderr=True)
 
@@ -45,15 +53,22 @@ SPEECH_LIMIT = 4096
 def connected(url: str | None, api_key: str | None) -> Iterator[SpeakerClient]:
     """A client for `url`; the server's refusals and transport failures end the command (1)."""
     client = SpeakerClient(url, api_key=api_key)
+    # Unwrapped (soft_wrap): each message stays one line, whole for grep and for copying; escaped,
+    # as a server's text may hold brackets that rich would read as markup.
     try:
         yield client
     except SpeakerAPIError as exc:
-        console.print(f"[red]error:[/red] {exc.message} [dim]({exc.code})[/dim]")
+        console.print(f"[red]error:[/red] {escape(exc.message)} ({exc.code})", soft_wrap=True)
         if exc.suggestion:
-            console.print(f"[yellow]hint:[/yellow] {exc.suggestion}")
+            console.print(f"[yellow]hint:[/yellow] {escape(exc.suggestion)}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except APIConnectionError as exc:
+        reason = escape(f"cannot reach {client.options.base_url}: {exc}")
+        console.print(f"[red]error:[/red] {reason}", soft_wrap=True)
         raise typer.Exit(1) from None
     except SpeakerClientError as exc:
-        console.print(f"[red]error:[/red] cannot reach {client.options.base_url}: {exc}")
+        # Given up on the client's side, such as a wait that ran out of time.
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
     finally:
         client.close()
@@ -99,7 +114,8 @@ def say(
 
 def print_voices(client: SpeakerClient) -> None:
     """The server's voices, built-in and cloned, as a table."""
-    table = Table("id", "name", "type", "language", "engines")
+    # Whole ids, whatever the terminal's width: they are what the other commands take.
+    table = Table(Column("id", no_wrap=True), "name", "type", "language", "engines")
     for voice in client.voices.list():
         table.add_row(voice.id, voice.name, voice.type, voice.language, ", ".join(voice.engines))
     Console().print(table)
@@ -123,14 +139,79 @@ def status(url: UrlOption = None, api_key: ApiKeyOption = None) -> None:
         Console().print(table)
 
 
-jobs_app = typer.Typer(help="Batch jobs on a running server: submit, wait, download.")
+def voices_add(
+    name: Annotated[str, typer.Argument(help="The new voice's name")],
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="3–30 s of one person speaking"),
+    ],
+    transcript: Annotated[
+        str | None, typer.Option(help="What the recording says (default: transcribed)")
+    ] = None,
+    language: Annotated[str, typer.Option(help="Language tag, e.g. en or en-US")] = "en",
+    gender: Annotated[str | None, typer.Option(help="For filtering the voice list")] = None,
+    tag: Annotated[list[str] | None, typer.Option(help="A tag; give it more than once")] = None,
+    description: Annotated[str, typer.Option(help="A note on the voice")] = "",
+    consent: Annotated[
+        str | None, typer.Option(help="A recorded consent's id (cons_…), if the server needs one")
+    ] = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Clone a voice on a server from a recording; prints its id (on stdout, for scripts)."""
+    with connected(url, api_key) as client:
+        voice = client.voices.create(
+            file,
+            name=name,
+            transcript=transcript,
+            language=language,
+            gender=gender,
+            tags=tag or (),
+            description=description,
+            consent=consent,
+        )
+    print(voice.id)
+    quality = voice.quality or {}
+    seconds = quality.get("duration_s")
+    length = f", {seconds:.1f} s of reference audio" if isinstance(seconds, int | float) else ""
+    console.print(f"added {voice.id} ({voice.name}{length})")
+    for warning in quality.get("warnings") or ():
+        console.print(f"[yellow]warning:[/yellow] {escape(str(warning))}")
+
+
+def voices_rm(
+    voice_id: Annotated[str, typer.Argument(help="The cloned voice's id")],
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Delete a cloned voice from a server, with its recording and previews."""
+    with connected(url, api_key) as client:
+        client.voices.delete(voice_id)
+    console.print(f"deleted {voice_id}")
+
+
+jobs_app = typer.Typer(
+    help="Batch jobs on a running server: submit, wait, download.", no_args_is_help=True
+)
 
 
 def _items(file: Path) -> list[str | BatchItem]:
     lines = [line for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if file.suffix == ".jsonl":
-        return [BatchItem.model_validate(json.loads(line)) for line in lines]
-    return list(lines)
+    if file.suffix != ".jsonl":
+        return list(lines)
+    items: list[str | BatchItem] = []
+    for n, line in enumerate(lines, 1):
+        try:
+            items.append(BatchItem.model_validate_json(line))
+        except ValidationError as exc:
+            # Found before anything is sent: the server never sees half a file.
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            reason = f"{where}: {first['msg']}" if where else first["msg"]
+            message = escape(f"{file}, request {n}: {reason}")
+            console.print(f"[red]error:[/red] {message}", soft_wrap=True)
+            raise typer.Exit(2) from None
+    return items
 
 
 def _wait(client: SpeakerClient, job_id: str, timeout: float | None) -> Job:
@@ -157,7 +238,12 @@ def _wait(client: SpeakerClient, job_id: str, timeout: float | None) -> Job:
 
 @jobs_app.command("submit")
 def jobs_submit(
-    file: Annotated[Path, typer.Argument(help="One text per line, or .jsonl speech requests")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="One text per line, or .jsonl speech requests"
+        ),
+    ],
     voice: Annotated[str | None, typer.Option(help="Voice for plain-text lines")] = None,
     fmt: Annotated[str, typer.Option("--format", help="Audio format of plain-text lines")] = "mp3",
     wait: Annotated[bool, typer.Option(help="Wait for the job, with a progress bar")] = False,

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from speaker.auth.principal import Role
 from speaker.client import (
     AsyncSpeakerClient,
     AuthenticationError,
@@ -16,8 +15,6 @@ from speaker.client import (
     SpeakerClient,
     WaitTimeoutError,
 )
-from speaker.config import Settings
-from speaker.runtime import Runtime
 from tests.conftest import LiveServer
 from tests.helpers import free_port
 
@@ -30,21 +27,8 @@ SAMPLE_TEXT = (
 
 
 @pytest.fixture(scope="module")
-def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("sdk-admin"), workers=1, auth="on")
-    runtime = Runtime(settings)
-    runtime.load()
-    admin = runtime.keys.create("ops", Role.ADMIN, "ops").secret
-    live = LiveServer(settings, runtime)
-    live.start()
-    yield live, admin
-    live.stop()
-    runtime.close()
-
-
-@pytest.fixture(scope="module")
-def admin(keyed: tuple[LiveServer, str]) -> Iterator[SpeakerClient]:
-    live, secret = keyed
+def admin(keyed_server: tuple[LiveServer, str]) -> Iterator[SpeakerClient]:
+    live, secret = keyed_server
     with SpeakerClient(live.url, api_key=secret, timeout=60) as client:
         yield client
 
@@ -55,9 +39,9 @@ def sample(admin: SpeakerClient) -> bytes:
 
 
 def test_keys_are_created_used_listed_and_revoked(
-    admin: SpeakerClient, keyed: tuple[LiveServer, str]
+    admin: SpeakerClient, keyed_server: tuple[LiveServer, str]
 ) -> None:
-    live, _ = keyed
+    live, _ = keyed_server
     created = admin.keys.create("reader", role="readonly", requests_per_minute=100)
     assert created.secret.startswith(created.prefix)
     assert (created.role, created.owner, created.requests_per_minute) == ("readonly", "reader", 100)
@@ -122,9 +106,9 @@ def test_voices_export_import_and_clearing_a_field(admin: SpeakerClient, sample:
 
 
 def test_wait_ready_returns_once_ready_and_times_out_when_nothing_listens(
-    keyed: tuple[LiveServer, str],
+    keyed_server: tuple[LiveServer, str],
 ) -> None:
-    live, secret = keyed
+    live, secret = keyed_server
     with SpeakerClient(live.url, api_key=secret) as ready:
         ready.wait_ready(timeout=10)
     nowhere = f"http://127.0.0.1:{free_port()}"
@@ -135,13 +119,12 @@ def test_wait_ready_returns_once_ready_and_times_out_when_nothing_listens(
         absent.wait_ready(timeout=1)
 
 
-def test_the_async_client_has_the_same_admin_calls(keyed: tuple[LiveServer, str]) -> None:
-    live, secret = keyed
+def test_the_async_client_has_the_same_admin_calls(keyed_server: tuple[LiveServer, str]) -> None:
+    live, secret = keyed_server
 
     async def scenario() -> tuple[int, int]:
         async with AsyncSpeakerClient(live.url, api_key=secret) as client:
-            async with asyncio.timeout(10):
-                await client.wait_ready()
+            await client.wait_ready(timeout=10)
             created = await client.keys.create("async-key")
             await client.keys.revoke(created.id)
             page = await client.audit.list(action="key.revoke", limit=1)

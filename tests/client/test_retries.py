@@ -217,3 +217,50 @@ def test_waiting_for_a_job_gives_up_after_the_timeout(stand_in: StandIn) -> None
         client.jobs.wait("job_1", on_progress=seen.append, timeout=0.5, interval=0.1)
     assert 3 <= len(seen) <= 6  # polled less and less often, and not past the deadline
     assert stand_in.paths[0] == "/v1/jobs/job_1"
+
+
+def _loading(retry_after: str) -> Reply:
+    return Reply(503, b'{"status": "loading"}', {"Retry-After": retry_after})
+
+
+def test_wait_ready_waits_as_long_as_ready_asks(stand_in: StandIn) -> None:
+    stand_in.replies = [_loading("1"), Reply(200, b'{"status": "ready"}')]
+    with SpeakerClient(stand_in.url) as client:
+        started = time.monotonic()
+        client.wait_ready(timeout=10, interval=0.05)
+        elapsed = time.monotonic() - started
+    # The 0.05 s interval alone would have looked again at once.
+    assert 0.9 <= elapsed < 3
+    assert stand_in.paths == ["/ready", "/ready"]
+
+
+def test_wait_ready_names_the_last_state_when_it_gives_up(stand_in: StandIn) -> None:
+    # Retry-After: 0 must not become a busy loop: the interval is still the least wait.
+    stand_in.replies = [_loading("0") for _ in range(100)]
+    with SpeakerClient(stand_in.url) as client:
+        started = time.monotonic()
+        with pytest.raises(WaitTimeoutError, match=r"not ready after 0.6 s \(last seen: loading\)"):
+            client.wait_ready(timeout=0.6, interval=0.1)
+        elapsed = time.monotonic() - started
+    assert 0.6 <= elapsed < 1.5
+    assert 3 <= stand_in.attempts <= 8
+
+
+def test_wait_ready_of_the_async_client_honours_retry_after_and_times_out(
+    stand_in: StandIn,
+) -> None:
+    stand_in.replies = [_loading("1"), Reply(200, b'{"status": "ready"}'), *[_loading("5")] * 2]
+
+    async def scenario() -> float:
+        async with AsyncSpeakerClient(stand_in.url) as client:
+            started = time.monotonic()
+            await client.wait_ready(timeout=10, interval=0.05)
+            elapsed = time.monotonic() - started
+            # Asked to come back in 5 s with 0.5 s left: one last look at the deadline, not later.
+            with pytest.raises(WaitTimeoutError, match="last seen: loading"):
+                await client.wait_ready(timeout=0.5)
+            return elapsed
+
+    waited = time.monotonic()
+    assert 0.9 <= asyncio.run(scenario()) < 3
+    assert time.monotonic() - waited < 4

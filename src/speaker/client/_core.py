@@ -28,6 +28,7 @@ from speaker.client.errors import (
     SpeakerClientError,
     error_from_body,
     error_from_response,
+    parse_retry_after,
 )
 from speaker.client.models import (
     ApiKey,
@@ -163,6 +164,8 @@ class Request:
     any_status: bool = False
     # False for requests that create something (a voice, a job): see `ClientOptions.retry_wait`.
     idempotent: bool = True
+    # Seconds for this request alone, where a caller's deadline is nearer than the client's timeout.
+    timeout: float | None = None
 
     def build(
         self, http: httpx.Client | httpx.AsyncClient, options: ClientOptions
@@ -176,6 +179,7 @@ class Request:
             json=self.json,
             data=self.data,
             files=self.files,
+            timeout=httpx.USE_CLIENT_DEFAULT if self.timeout is None else self.timeout,
         )
 
 
@@ -326,6 +330,34 @@ def health() -> Call[bool]:
 def ready() -> Call[bool]:
     """`GET /ready`: true once engines are loaded, false while loading or draining."""
     return Call(Request("GET", "/ready", any_status=True), _ok)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """One answer of `/ready`: its state (`loading`, `draining`…) and the wait it asked for."""
+
+    ready: bool
+    state: str
+    retry_after: float | None = None
+
+
+def _readiness(response: httpx.Response) -> Readiness:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    # A proxy in front of a starting server may answer with a page of its own, not Speaker's JSON.
+    state = body.get("status") if isinstance(body, dict) else None
+    return Readiness(
+        response.is_success,
+        str(state or f"HTTP {response.status_code}"),
+        None if response.is_success else parse_retry_after(response.headers),
+    )
+
+
+def readiness(timeout: float) -> Call[Readiness]:
+    """`GET /ready` with its state and Retry-After, given at most `timeout` seconds."""
+    return Call(Request("GET", "/ready", any_status=True, timeout=timeout), _readiness)
 
 
 def models() -> Call[list[Model]]:
@@ -587,9 +619,8 @@ def cancel_job(job_id: str) -> Call[Job]:
 
 
 @dataclass
-@dataclass
 class ReadyWaits:
-    """Pauses between looks at `/ready`: growing to 2 s, never past the deadline."""
+    """Pauses between looks at `/ready`: at least its Retry-After, never past the deadline."""
 
     timeout: float
     interval: float
@@ -598,14 +629,21 @@ class ReadyWaits:
     def __post_init__(self) -> None:
         self._deadline = time.monotonic() + self.timeout
 
-    def next_wait(self, base_url: str) -> float:
+    def left(self) -> float:
+        """Seconds until the deadline (0 once it has passed)."""
+        return max(0.0, self._deadline - time.monotonic())
+
+    def next_wait(self, base_url: str, last: Readiness) -> float:
         """Seconds until the next look; raises WaitTimeoutError once the time is up."""
-        left = self._deadline - time.monotonic()
+        left = self.left()
         if left <= 0:
-            raise WaitTimeoutError(f"{base_url} was not ready after {self.timeout} s")
-        wait = min(self.interval, left)
+            raise WaitTimeoutError(
+                f"{base_url} was not ready after {self.timeout} s (last seen: {last.state})"
+            )
+        # Retry-After is the least wait (a server saying 0 is not asked again in a busy loop).
+        wait = max(last.retry_after or 0.0, self.interval)
         self.interval = min(self.interval * 1.5, 2.0)
-        return wait
+        return min(wait, left)
 
 
 @dataclass

@@ -526,17 +526,27 @@ class AsyncSpeakerClient:
         """True once the engines are loaded; false while loading or draining."""
         return await self._transport.call(_core.ready())
 
-    async def wait_ready(self, *, interval: float = 0.25) -> None:
-        """Return once the server is ready (it may not even listen yet); bound the wait with
-        `asyncio.timeout`."""
+    # A deadline rather than `asyncio.timeout`: it also bounds each look, and the error names the
+    # server's last state, as the blocking client's does.
+    async def wait_ready(
+        self,
+        timeout: float = 60.0,  # noqa: ASYNC109
+        *,
+        interval: float = 0.25,
+    ) -> None:
+        """Return once /ready says so, waiting as it asks; WaitTimeoutError after `timeout` s."""
+        waits = _core.ReadyWaits(timeout, interval)
         while True:
+            # No look may outlast the deadline: a server that accepts but never answers included.
+            call = _core.readiness(min(max(waits.left(), 0.05), self.options.timeout))
             try:
-                if await self.ready():
-                    return
-            except APIConnectionError:
-                pass  # not listening yet: a server that is starting
-            await asyncio.sleep(interval)
-            interval = min(interval * 1.5, 2.0)
+                found = await self._transport.call(call)
+            except APIConnectionError as exc:
+                # Not listening yet: a server that is still starting.
+                found = _core.Readiness(False, f"unreachable, {exc}")
+            if found.ready:
+                return
+            await asyncio.sleep(waits.next_wait(self.options.base_url, found))
 
     async def models(self) -> list[Model]:
         """Model names the speech endpoint accepts."""

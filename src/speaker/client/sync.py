@@ -528,17 +528,19 @@ class SpeakerClient:
         return self._transport.call(_core.ready())
 
     def wait_ready(self, timeout: float = 60.0, *, interval: float = 0.25) -> None:
-        """Return once the server is ready (it may not even listen yet); WaitTimeoutError after
-        `timeout` seconds."""
+        """Return once /ready says so, waiting as it asks; WaitTimeoutError after `timeout` s."""
         waits = _core.ReadyWaits(timeout, interval)
         while True:
+            # No look may outlast the deadline: a server that accepts but never answers included.
+            call = _core.readiness(min(max(waits.left(), 0.05), self.options.timeout))
             try:
-                if self.ready():
-                    return
-            except APIConnectionError:
-                pass  # not listening yet: a server that is starting
-            wait = waits.next_wait(self.options.base_url)
-            time.sleep(wait)
+                found = self._transport.call(call)
+            except APIConnectionError as exc:
+                # Not listening yet: a server that is still starting.
+                found = _core.Readiness(False, f"unreachable, {exc}")
+            if found.ready:
+                return
+            time.sleep(waits.next_wait(self.options.base_url, found))
 
     def models(self) -> list[Model]:
         """Model names the speech endpoint accepts."""
