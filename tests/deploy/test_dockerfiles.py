@@ -51,5 +51,8 @@ def test_cuda_image_carries_the_cloning_engines_and_a_models_volume() -> None:
     assert 'pip install ".[csm,postgres]"' in text
     assert 'VOLUME ["/data", "/models"]' in text
     assert "SPEAKER_MODELS_DIR=/models" in text
+    # GPUs only when requested (--gpus, a device reservation, the device plugin), never all.
+    instructions = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    assert not any("NVIDIA_VISIBLE_DEVICES" in line for line in instructions)
     cpu = (DOCKER / "Dockerfile").read_text(encoding="utf-8")
     assert "csm" not in cpu.split("ARG EXTRAS=")[1].splitlines()[0], "no torch in the CPU image"

@@ -13,6 +13,7 @@ import yaml
 from helm_python import Chart, HelmRenderError, HelmValuesError, lint
 
 CHART = Path(__file__).parents[2] / "deploy" / "helm" / "speaker"
+EXAMPLES = sorted((CHART.parent / "examples").glob("*.yaml"))
 KEY = "spk-test-admin-key-0123456789abcdef"
 SCALE_OUT = {
     "replicaCount": 3,
@@ -70,6 +71,8 @@ def test_default_install_is_one_protected_pod_with_probes_and_drain(chart: Chart
         "Secret/voice-speaker",
         "PersistentVolumeClaim/voice-speaker-data",
     }
+    # One pod on SQLite and an RWO volume: the old one stops before the new one starts.
+    assert manifests["Deployment/voice-speaker"]["spec"]["strategy"] == {"type": "Recreate"}
     pod = manifests["Deployment/voice-speaker"]["spec"]["template"]["spec"]
     # Drain timeout (30 s) plus the margin: Kubernetes must not kill a draining pod.
     assert pod["terminationGracePeriodSeconds"] == 45
@@ -125,6 +128,9 @@ def test_scale_out_with_queue_depth_autoscaling_and_a_disruption_budget(chart: C
     manifests = render(chart, values)
     deployment = manifests["Deployment/voice-speaker"]
     assert "replicas" not in deployment["spec"], "the HPA owns the replica count"
+    strategy = deployment["spec"]["strategy"]
+    assert strategy["type"] == "RollingUpdate"
+    assert strategy["rollingUpdate"]["maxUnavailable"] == 0
     hpa = manifests["HorizontalPodAutoscaler/voice-speaker"]["spec"]
     (metric,) = hpa["metrics"]
     assert metric["pods"]["metric"]["name"] == "speaker_queue_depth"
@@ -170,6 +176,40 @@ def test_ingress_wyoming_existing_secret_and_service_monitor(chart: Chart) -> No
     assert monitor["endpoints"][0]["path"] == "/metrics"
 
 
+def test_the_example_values_files_render_valid_manifests(chart: Chart) -> None:
+    # deploy/README.md installs with these files: they must render, and keep secrets out.
+    assert [path.name for path in EXAMPLES] == ["gpu.yaml", "scale.yaml"]
+    rendered = {}
+    for path in EXAMPLES:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert set(values["secrets"]) == {"existingSecret"}, path.name
+        rendered[path.stem] = render(chart, values)
+
+    gpu = rendered["gpu"]
+    speaker = container(gpu)
+    assert speaker["image"] == "registry.example.com/speaker:0.1.0-cuda"
+    assert speaker["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert (
+        speaker["startupProbe"]["failureThreshold"] * speaker["startupProbe"]["periodSeconds"]
+        == 1800
+    )
+    assert env_of(gpu)["SPEAKER_ENGINES"] == "csm"
+    assert "PersistentVolumeClaim/voice-speaker-models" in gpu
+
+    scale = rendered["scale"]
+    (metric,) = scale["HorizontalPodAutoscaler/voice-speaker"]["spec"]["metrics"]
+    assert metric["pods"]["metric"]["name"] == "speaker_queue_depth"
+    annotations = scale["Ingress/voice-speaker"]["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "3600"
+    assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+    (endpoint,) = scale["ServiceMonitor/voice-speaker"]["spec"]["endpoints"]
+    assert endpoint["authorization"] == {
+        "type": "Bearer",
+        "credentials": {"name": "speaker-scrape-key", "key": "key"},
+    }
+    assert "SPEAKER_METRICS_PUBLIC" not in env_of(scale), "the Ingress would publish /metrics"
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
@@ -178,6 +218,30 @@ def test_ingress_wyoming_existing_secret_and_service_monitor(chart: Chart) -> No
         (
             {**SCALE_OUT, "persistence": {"data": {"accessModes": ["ReadWriteOnce"]}}},
             "ReadWriteMany",
+        ),
+        (
+            {"secrets": {"adminKey": KEY}, "env": {"SPEAKER_DRAIN_TIMEOUT_S": "120"}},
+            "env.SPEAKER_DRAIN_TIMEOUT_S is set by the chart.*use drainTimeoutSeconds",
+        ),
+        (
+            {"secrets": {"adminKey": KEY}, "env": {"SPEAKER_HOST": "127.0.0.1"}},
+            "env.SPEAKER_HOST is set by the chart",
+        ),
+        (
+            {"secrets": {"adminKey": KEY}, "podDisruptionBudget": {"enabled": True}},
+            "node drains and cluster upgrades would block",
+        ),
+        (
+            {
+                **SCALE_OUT,
+                "autoscaling": {"enabled": True, "minReplicas": 2},
+                "podDisruptionBudget": {"enabled": True, "minAvailable": "100%"},
+            },
+            "node drains and cluster upgrades would block",
+        ),
+        (
+            {**SCALE_OUT, "autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 3}},
+            "minReplicas must not exceed",
         ),
     ],
 )
@@ -203,6 +267,7 @@ def test_auth_off_renders_without_a_key(chart: Chart) -> None:
         {"env": {"PATH": "/tmp"}},
         {"persistence": {"data": {"size": "ten gigs"}}},
         {"gpu": {"enabled": True, "count": 0}},
+        {"drainTimeoutSeconds": 7200},
         {"unknownKey": True},
     ],
 )
