@@ -17,6 +17,7 @@ from speaker.cache import SpeechCache, SpeechKeys, open_audio_cache
 from speaker.config import Settings
 from speaker.engines.base import Engine, EngineInfo
 from speaker.engines.registry import build_engines
+from speaker.errors import OverloadedError, shutting_down
 from speaker.jobs import JobService, JobWorkers
 from speaker.observability.metrics import CacheCounts, Metrics, ServerGauges
 from speaker.scheduler import Scheduler, SchedulerConfig
@@ -264,6 +265,21 @@ class Runtime:
     def draining(self) -> bool:
         """True once shutdown began: readiness is off and new streams are refused."""
         return self._draining.is_set()
+
+    def require_ready(self) -> Runtime:
+        """This runtime, or the 503 every protocol gives while loading or shutting down."""
+        if self.draining:
+            raise shutting_down()
+        if not self.ready:
+            raise OverloadedError(
+                "the server is starting: engines are still loading"
+                if self.load_error is None
+                else f"start-up failed: {self.load_error}",
+                code="not_ready",
+                suggestion="retry in a few seconds; GET /ready tells when the server is ready",
+                headers={"Retry-After": "2"},
+            )
+        return self
 
     def drain(self, timeout: float) -> bool:
         """Refuse new streams, then wait for those in flight; False if some were still running."""

@@ -13,7 +13,6 @@ from starlette.requests import HTTPConnection
 
 from speaker.auth.audit import Action, AuditLog
 from speaker.auth.principal import ANONYMOUS, Principal
-from speaker.errors import OverloadedError, shutting_down
 from speaker.observability.trace import SpeechTrace
 from speaker.runtime import Runtime
 
@@ -29,19 +28,7 @@ def get_runtime(request: HTTPConnection) -> Runtime:
 
 def ready_runtime(request: HTTPConnection) -> Runtime:
     """The runtime, or a 503 with Retry-After while engines are still loading."""
-    runtime = get_runtime(request)
-    if runtime.draining:
-        raise shutting_down()
-    if not runtime.ready:
-        raise OverloadedError(
-            "the server is starting: engines are still loading"
-            if runtime.load_error is None
-            else f"start-up failed: {runtime.load_error}",
-            code="not_ready",
-            suggestion="retry in a few seconds; GET /ready tells when the server is ready",
-            headers={"Retry-After": "2"},
-        )
-    return runtime
+    return get_runtime(request).require_ready()
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -25,7 +25,7 @@ from wyoming.tts import (
 
 from speaker.audio.formats import OUTPUT_SAMPLE_RATE, AudioFormat
 from speaker.auth.principal import Principal, Role
-from speaker.errors import InvalidRequestError, OverloadedError, SpeakerError
+from speaker.errors import InvalidRequestError, SpeakerError
 from speaker.integrations.wyoming.info import describe
 from speaker.runtime import Runtime
 from speaker.service import EncodedChunk, LiveSpeech, SpeechOrder
@@ -91,7 +91,7 @@ class SpeechHandler(AsyncEventHandler):
 
     async def _dispatch(self, event: Event) -> None:
         if Describe.is_type(event.type):
-            await self.write_event(describe(self._ready(), WYOMING_CALLER).event())
+            await self.write_event(describe(self._runtime.require_ready(), WYOMING_CALLER).event())
         elif SynthesizeStart.is_type(event.type):
             self._start(_parse(SynthesizeStart.from_event, event).voice)
         elif SynthesizeChunk.is_type(event.type):
@@ -105,16 +105,6 @@ class SpeechHandler(AsyncEventHandler):
             # clients send for servers without streaming: it was spoken chunk by chunk, or
             # refused at `synthesize-start` already.
             await self._synthesize(_parse(Synthesize.from_event, event))
-
-    def _ready(self) -> Runtime:
-        runtime = self._runtime
-        if runtime.draining or not runtime.ready:
-            raise OverloadedError(
-                "Speaker is starting or shutting down",
-                code="not_ready",
-                suggestion="retry in a few seconds",
-            )
-        return runtime
 
     def _order(self, text: str, voice: SynthesizeVoice | None) -> SpeechOrder:
         return SpeechOrder(
@@ -134,7 +124,7 @@ class SpeechHandler(AsyncEventHandler):
         if not voice.language:
             return None
         wanted = _string(voice.language, "voice.language").replace("-", "_").lower()
-        for known in self._ready().catalog.voices():
+        for known in self._runtime.require_ready().catalog.voices():
             if known.language.replace("-", "_").lower().startswith(wanted):
                 return known.id
         raise InvalidRequestError(
@@ -145,7 +135,7 @@ class SpeechHandler(AsyncEventHandler):
         )
 
     async def _synthesize(self, request: Synthesize) -> None:
-        service = self._ready().service
+        service = self._runtime.require_ready().service
         speech = await service.prepare(self._order(_string(request.text, "text"), request.voice))
         await self.write_event(_audio_start())
         await self._send_audio(service.stream(speech))
@@ -154,7 +144,7 @@ class SpeechHandler(AsyncEventHandler):
     def _start(self, voice: SynthesizeVoice | None) -> None:
         self._drop_stream()
         self._streaming = True
-        live = self._ready().service.live(self._order("", voice))
+        live = self._runtime.require_ready().service.live(self._order("", voice))
         self._stream = _Stream(live, asyncio.create_task(self._send_live(live)))
 
     async def _send_live(self, live: LiveSpeech) -> bool:
