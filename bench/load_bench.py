@@ -3,7 +3,7 @@
 Run on demand (it is not a test):
 
     python bench/load_bench.py [--users 1,4,8,16,32] [--seconds 20] [--json out.json]
-    python bench/load_bench.py --soak 600 [--soak-users 8]
+    python bench/load_bench.py --soak 600 [--soak-users 8] [--soak-load 0.7]
 
 The peer is `python -m piper.http_server`, which needs `piper-tts[http]` (flask) and `onnx`.
 Both servers speak the voice that ships with Speaker; they run one after the other, never both
@@ -446,6 +446,7 @@ async def _user(
     deadline: float,
     options: argparse.Namespace,
     start_delay: float,
+    pace: float | None,
 ) -> None:
     requester: Requester = speaker_request if server.kind == "speaker" else peer_request
     # Seeded per user, so both servers get exactly the same sequence of texts.
@@ -465,6 +466,11 @@ async def _user(
             record.error = f"no answer within {options.request_timeout} s"
             record.latency = time.perf_counter() - run_started - record.started
         run.records.append(record)
+        if pace and record.outcome == "ok":
+            # A paced user asks for `pace` audio seconds per second: it waits out the rest of
+            # the time its last answer earned before asking again.
+            due = run_started + record.started + record.audio_s / pace
+            await asyncio.sleep(max(0.0, min(due, deadline) - time.perf_counter()))
         # A refused client backs off as asked, and a failing one pauses, so neither turns the
         # run into a tight loop of instant failures.
         pause = 0.0
@@ -499,8 +505,17 @@ async def _settle(client: httpx.AsyncClient, server: Server, run: Run) -> None:
         await asyncio.sleep(0.25)
 
 
-async def run_users(server: Server, users: int, seconds: float, options: argparse.Namespace) -> Run:
-    """`users` users sending texts back to back for `seconds`; in-flight requests finish."""
+async def run_users(
+    server: Server,
+    users: int,
+    seconds: float,
+    options: argparse.Namespace,
+    pace: float | None = None,
+) -> Run:
+    """`users` users sending texts back to back for `seconds`; in-flight requests finish.
+
+    With `pace`, each user asks for at most that many audio seconds per second instead.
+    """
     run = Run(server.name, users, seconds)
     limits = httpx.Limits(max_connections=users + 4, max_keepalive_connections=users + 4)
     timeout = httpx.Timeout(options.request_timeout, connect=10.0)
@@ -516,7 +531,7 @@ async def run_users(server: Server, users: int, seconds: float, options: argpars
                     # first request in the same instant (a burst queues behind itself).
                     delay = user * options.ramp / users
                     group.create_task(
-                        _user(client, server, user, run, started, deadline, options, delay)
+                        _user(client, server, user, run, started, deadline, options, delay, pace)
                     )
             run.wall_s = time.perf_counter() - started
             run.cpu_s = meter.stop()
@@ -759,15 +774,23 @@ async def _sample_status(
             await asyncio.sleep(wait)
 
 
-async def soak(server: Server, options: argparse.Namespace) -> dict[str, Any]:
-    """Drive Speaker at `--soak-users` for `--soak` seconds, sampling `/status` RSS."""
+async def soak(
+    server: Server, options: argparse.Namespace, ceiling: float | None
+) -> dict[str, Any]:
+    """Drive Speaker at `--soak-users` for `--soak` seconds, sampling `/status` RSS.
+
+    With a ceiling and `--soak-load`, the users together ask for that share of it.
+    """
+    pace = (
+        options.soak_load * ceiling / options.soak_users if ceiling and options.soak_load else None
+    )
     samples: list[tuple[float, int]] = []
     started = time.perf_counter()
     sampler = asyncio.create_task(
         _sample_status(server, options.soak_interval, started + options.soak, samples, started)
     )
     try:
-        run = await run_users(server, options.soak_users, options.soak, options)
+        run = await run_users(server, options.soak_users, options.soak, options, pace)
         await sampler
     finally:
         sampler.cancel()
@@ -822,6 +845,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--soak", type=float, default=0.0, help="soak Speaker for SECONDS instead")
     parser.add_argument("--soak-users", type=int, default=8)
     parser.add_argument("--soak-interval", type=float, default=10.0)
+    parser.add_argument(
+        "--soak-load",
+        type=float,
+        default=0.7,
+        help="share of the bare-engine ceiling the soak's users ask for (0: back to back)",
+    )
     parser.add_argument("--json", type=Path, help="write every raw number here")
     options = parser.parse_args(argv)
     options.user_levels = [int(u) for u in options.users.split(",") if u.strip()]
@@ -867,13 +896,19 @@ async def _measure(
 async def _soak(
     options: argparse.Namespace, workdir: Path, console: Console, report: dict[str, Any]
 ) -> None:
-    console.print(f"[bold]soak[/bold]: Speaker, {options.soak_users} users, {options.soak:g} s")
+    bare = report.get("bare")
+    load = (
+        f", asking for {options.soak_load:.0%} of the ceiling" if bare and options.soak_load else ""
+    )
+    console.print(
+        f"[bold]soak[/bold]: Speaker, {options.soak_users} users, {options.soak:g} s{load}"
+    )
     with running_server("speaker", workdir) as server:
         await warm_up(server)
-        result = await soak(server, options)
+        result = await soak(server, options, bare["rate"] if bare else None)
     run: Run = result["run"]
-    summary = summarize(run, report.get("bare"))
-    print_server_table(console, "speaker (soak)", [summary], report.get("bare"))
+    summary = summarize(run, bare)
+    print_server_table(console, "speaker (soak)", [summary], bare)
     print_soak(console, result)
     report["soak"] = {
         "summary": summary,
@@ -896,7 +931,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="speaker-load-") as tmp:
             workdir = Path(tmp)
-            if options.bare_seconds > 0 and not options.soak:
+            # The soak needs the ceiling only to pace its users.
+            if options.bare_seconds > 0 and (not options.soak or options.soak_load > 0):
                 threads = os.cpu_count() or 1
                 console.print(f"bare engine: {threads} threads for {options.bare_seconds:g} s …")
                 report["bare"] = bare_ceiling(options.bare_seconds, threads)

@@ -98,12 +98,25 @@ class Settings(BaseSettings):
     workers: Annotated[int, Field(ge=0, le=256)] = 0
     """Engine worker threads; 0 means one per CPU core."""
 
+    priority_workers: Annotated[int, Field(ge=0, le=16)] = 1
+    """Extra engine workers that take only chunks a listener is about to wait for (first
+    chunks, streams about to run dry), so those never queue behind a chunk in progress. Each
+    opens its own engine session (on a GPU, its own KV caches)."""
+
+    worker_nice: Annotated[int, Field(ge=0, le=19)] = 10
+    """How much lower the ordinary workers' OS priority is than the priority workers' and the
+    event loop's (Linux thread nice value; 0 leaves them equal)."""
+
+    malloc_arenas: Annotated[int, Field(ge=0, le=64)] = 2
+    """glibc malloc arenas for the process's threads (0 keeps glibc's eight per core, which
+    fragment under load and let RSS creep up; `MALLOC_ARENA_MAX` in the environment wins)."""
+
     engine_threads: Annotated[int, Field(ge=1, le=64)] = 1
     """Threads inside each engine worker (ONNX intra-op); one per worker is fastest on CPU."""
 
     engine_memory_arena: bool = True
-    """Let ONNX Runtime keep its memory arena: about 10 % more throughput, about 300 MB more RSS
-    that stays allocated after load peaks (off: memory is returned after every chunk)."""
+    """Let ONNX Runtime keep its memory arena: about 10 % more throughput; what load peaks
+    allocated stays allocated (off: memory is returned after every chunk and RSS swings)."""
 
     stream_lookahead: Annotated[int, Field(ge=1, le=16)] = 2
     """Chunks of one stream that may be queued or synthesizing at once."""

@@ -11,6 +11,7 @@ from importlib.metadata import version
 
 from redis import Redis
 
+from speaker.allocator import limit_malloc_arenas
 from speaker.auth.audit import AuditLog
 from speaker.auth.keys import KeyStore
 from speaker.cache import SpeechCache, SpeechKeys, open_audio_cache
@@ -58,6 +59,8 @@ class Runtime:
                 max_streams_per_client=settings.max_streams_per_client,
                 headroom=settings.admission_headroom,
                 batch_wait_s=settings.batch_wait_ms / 1000,
+                priority_workers=settings.priority_workers,
+                background_nice=settings.worker_nice,
             ),
             self.metrics,
         )
@@ -167,6 +170,8 @@ class Runtime:
 
     def load(self) -> None:
         """Load engines, index voices and start the workers; raises on bad configuration."""
+        # Before any worker thread exists, so that none of them gets an arena of its own.
+        limit_malloc_arenas(self.settings.malloc_arenas)
         try:
             for name, engine in self.engines.items():
                 self.engine_infos[name] = engine.load()

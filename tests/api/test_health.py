@@ -21,6 +21,7 @@ def test_health_ready_status(server: LiveServer) -> None:
     assert "en_US-joe-medium" in status["voices"]
     assert status["memory"]["rss_bytes"] > 50_000_000
     assert status["queue"]["workers"] == 2
+    assert status["queue"]["priority_workers"] == 1
     assert status["uptime_seconds"] > 0
     assert status["versions"]["piper-tts"]
 

@@ -80,6 +80,17 @@ def test_dropped_in_voice_is_picked_up(tmp_path: Path) -> None:
     engine.close()
 
 
+def test_session_plans_no_memory_pattern_per_shape(runtime: Runtime) -> None:
+    # Each text length is a new input shape; a kept plan per shape made RSS climb for hours.
+    engine = runtime.engines["piper"]
+    assert isinstance(engine, PiperEngine)
+    loaded, _ = engine.voice("en_US-joe-medium")
+    config = loaded.voice.session.get_session_options()
+    assert config.enable_mem_pattern is False
+    assert config.enable_cpu_mem_arena is True
+    assert config.intra_op_num_threads == 1
+
+
 def test_memory_arena_can_be_switched_off() -> None:
     engine = PiperEngine(memory_arena=False)
     engine.load()

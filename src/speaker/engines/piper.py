@@ -103,6 +103,10 @@ class _LoadedVoice:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.enable_cpu_mem_arena = memory_arena
+        # A memory pattern is planned and kept per input shape, and every sentence length is a
+        # new shape: with it on, RSS climbed by ~650 MB over 3,000 renders and kept climbing;
+        # off, it stays flat at the same speed (measured in 2 threads on this voice).
+        options.enable_mem_pattern = False
         session = onnxruntime.InferenceSession(
             str(files.model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +30,10 @@ from speaker.scheduler.work import INTERACTIVE, WorkItem
 log = logging.getLogger(__name__)
 
 _RECENT_DECAY = 0.98
+# A chunk is urgent when its listener would run out of audio within this many seconds: every
+# first chunk, and a later one whose stream is about to run dry. Only these reach the priority
+# workers.
+URGENT_WITHIN_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -45,14 +52,32 @@ class PoolStats:
     batches: int
     queued_batch: int = 0
     """Of `queued`, the chunks of batch jobs."""
+    priority_workers: int = 0
+    """Extra workers that take urgent chunks only (not counted in `workers`)."""
 
 
 def _voice_label(item: WorkItem) -> str:
     return CLONED_VOICE_LABEL if item.params.reference is not None else item.voice_id
 
 
+def _lower_priority(nice: int) -> None:
+    """Lower the calling thread's CPU priority (Linux schedules threads one by one)."""
+    if nice <= 0 or sys.platform != "linux":
+        return
+    # Raising one's own nice value needs no privilege; failing to only costs latency.
+    with contextlib.suppress(OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
 class WorkerPool:
-    """Engine workers; each thread owns its own engine sessions and never touches the event loop."""
+    """Engine workers; each thread owns its own engine sessions and never touches the event loop.
+
+    A chunk cannot be interrupted, so a first chunk would wait for a worker to finish whatever
+    it is synthesizing. Priority workers avoid that wait: they sit idle until a chunk is urgent,
+    and run at the normal OS priority while the ordinary workers run at a lower one
+    (`background_nice`), so the kernel gives an urgent chunk a core at once and the ordinary
+    workers soak up what is left. The cores stay busy either way; only the order changes.
+    """
 
     def __init__(
         self,
@@ -60,10 +85,15 @@ class WorkerPool:
         workers: int,
         batch_wait_s: float = 0.005,
         metrics: Metrics | None = None,
+        *,
+        priority_workers: int = 0,
+        background_nice: int = 0,
     ) -> None:
         self._engines = engines
         self._metrics = metrics or Metrics(enabled=False)
         self._size = workers
+        self._priority_size = priority_workers
+        self._background_nice = background_nice
         self._batch_wait = batch_wait_s
         self._batches = 0
         self._heap: list[tuple[tuple[int, float, int], WorkItem]] = []
@@ -80,8 +110,10 @@ class WorkerPool:
 
     def start(self) -> None:
         """Start the worker threads."""
-        for n in range(self._size):
-            thread = threading.Thread(target=self._run, name=f"speaker-worker-{n}", daemon=True)
+        lanes = [(f"speaker-worker-{n}", False) for n in range(self._size)]
+        lanes += [(f"speaker-priority-{n}", True) for n in range(self._priority_size)]
+        for name, urgent in lanes:
+            thread = threading.Thread(target=self._run, args=(urgent,), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -106,7 +138,8 @@ class WorkerPool:
             if self._stopping:
                 raise shutting_down()
             heapq.heappush(self._heap, (item.sort_key, item))
-            self._cond.notify()
+            # Workers differ in what they may take: wake them all and let each decide.
+            self._cond.notify_all()
 
     def stats(self) -> PoolStats:
         """Counters and gauges of the pool."""
@@ -124,6 +157,7 @@ class WorkerPool:
                 recent_audio_seconds=self._recent_audio,
                 recent_busy_seconds=self._recent_busy,
                 batches=self._batches,
+                priority_workers=self._priority_size,
             )
 
     def _pop_live(
@@ -140,8 +174,36 @@ class WorkerPool:
                 return item
         return None
 
-    def _next_batch(self) -> list[WorkItem] | None:
+    def _pop_urgent(self) -> tuple[WorkItem | None, float | None]:
+        """The most urgent item if it is urgent yet, else None and how long until it will be."""
+        # Called with the lock held. The heap is ordered by deadline: if its top is not urgent,
+        # nothing is.
+        while self._heap:
+            item = self._heap[0][1]
+            if item.future.cancelled():
+                heapq.heappop(self._heap)
+                continue
+            if item.tier != INTERACTIVE:
+                return None, None
+            wait = item.deadline - URGENT_WITHIN_S - time.monotonic()
+            if wait > 0:
+                return None, wait
+            heapq.heappop(self._heap)
+            if item.future.set_running_or_notify_cancel():
+                return item, None
+        return None, None
+
+    def _next_batch(self, urgent: bool) -> list[WorkItem] | None:
         with self._cond:
+            while urgent:
+                found, wait = self._pop_urgent()
+                if found is not None:
+                    # Latency is the point here: no waiting to fill a batch.
+                    self._busy += 1
+                    return [found]
+                if self._stopping:
+                    return None
+                self._cond.wait(wait)
             while (first := self._pop_live()) is None:
                 if self._stopping:
                     return None
@@ -164,10 +226,12 @@ class WorkerPool:
             self._busy += 1
             return batch
 
-    def _run(self) -> None:
+    def _run(self, urgent: bool) -> None:
+        if not urgent:
+            _lower_priority(self._background_nice)
         sessions: dict[str, EngineSession] = {}
         try:
-            while (batch := self._next_batch()) is not None:
+            while (batch := self._next_batch(urgent)) is not None:
                 started = time.perf_counter()
                 engine = batch[0].engine
                 self._began(engine, batch)

@@ -28,6 +28,8 @@ class SchedulerConfig:
     max_streams_per_client: int = 0
     headroom: float = 0.5
     batch_wait_s: float = 0.005
+    priority_workers: int = 0
+    background_nice: int = 0
 
 
 def _nothing() -> None:
@@ -43,7 +45,14 @@ class Scheduler:
         config: SchedulerConfig,
         metrics: Metrics | None = None,
     ) -> None:
-        self._pool = WorkerPool(engines, config.workers, config.batch_wait_s, metrics)
+        self._pool = WorkerPool(
+            engines,
+            config.workers,
+            config.batch_wait_s,
+            metrics,
+            priority_workers=config.priority_workers,
+            background_nice=config.background_nice,
+        )
         self._config = config
         self._realtime_hint = 1.0
         self._streams: weakref.WeakSet[SpeechStream] = weakref.WeakSet()

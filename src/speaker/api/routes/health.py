@@ -75,6 +75,7 @@ async def status(runtime: RuntimeDep) -> dict[str, Any]:
             "active_streams": runtime.scheduler.admission.active,
             "realtime_capacity": round(runtime.scheduler.realtime_capacity(), 2),
             "workers": stats.workers,
+            "priority_workers": stats.priority_workers,
             "busy": stats.busy,
             "queued": stats.queued,
             "completed": stats.completed,

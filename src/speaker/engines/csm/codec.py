@@ -85,7 +85,7 @@ class StreamDecoder:
         if self._decoder.upsample is not None:
             hidden = self._transposed(self._decoder.upsample, hidden)
         hidden = self._decoder.decoder_transformer(
-            hidden.transpose(1, 2), past_key_values=self._attention, use_cache=True
+            hidden.transpose(1, 2), cache=self._attention, use_cache=True
         ).last_hidden_state
         audio = self._layers(self._decoder.decoder_seanet.layers, hidden.transpose(1, 2))
         return audio[:, 0, :]

@@ -116,7 +116,7 @@ class FrameModel:
             inputs_embeds=embeds,
             attention_mask=mask,
             position_ids=positions,
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
         )
         # Laid out like the decoding steps' output: compiled steps guard on strides, even those
@@ -160,7 +160,7 @@ class FrameModel:
             inputs_embeds=embeds,
             attention_mask=mask,
             position_ids=positions,
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
         )
         hidden: torch.Tensor = out.last_hidden_state[:, -1]
@@ -203,7 +203,7 @@ class FrameModel:
                 hidden,
                 attention_mask=mask,
                 position_ids=position_ids,
-                past_key_values=cache,
+                cache=cache,
                 use_cache=True,
                 position_embeddings=rotary,
             )
