@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,11 @@ from speaker.config import Settings
 from speaker.runtime import Runtime
 from tests.helpers import free_port, wait_ready
 from tests.servers import PostgresServer, RedisServer
+
+# Chunk boundaries must not depend on how fast the test machine is: every runtime and server the
+# tests start (subprocesses inherit this) keeps SPEAKER_FIRST_CHUNK_CHARS fixed. The adaptive
+# budget has its own tests, which turn it back on.
+os.environ.setdefault("SPEAKER_FIRST_CHUNK_SECONDS", "0")
 
 
 class LiveServer:

@@ -8,7 +8,7 @@ import pytest
 
 from speaker.audio.formats import AudioFormat
 from speaker.runtime import Runtime
-from speaker.service import EncodedChunk, SpeechOrder
+from speaker.service import EncodedChunk, SpeechOrder, SpeechService
 from tests.helpers import decode, voiced_seconds
 
 TEXT = "Text arrives in pieces, the way a language model writes it. Audio starts early. Done."
@@ -70,3 +70,24 @@ def test_live_speech_cancel_stops_without_more_audio(runtime: Runtime) -> None:
     received = asyncio.run(run())
     assert received[0].index == 0
     assert len(received) <= 3
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [(0.0, "configured"), (10.0, "configured"), (1e-4, "floor"), (0.12, "measured")],
+)
+def test_first_chunk_budget_follows_the_engines_measured_speed(
+    runtime: Runtime, target: float, expected: str
+) -> None:
+    settings = runtime.settings.model_copy(update={"first_chunk_seconds": target})
+    service = SpeechService(settings, runtime.engines, runtime.catalog, runtime.scheduler)
+    # What the real Piper worker says in `target` seconds, at its measured speed.
+    fits = runtime.scheduler.worker_speed() * runtime.scheduler.speaking_rate() * target
+    budget = service.first_chunk_chars
+    if expected == "configured":
+        assert budget == settings.first_chunk_chars == 40
+    elif expected == "floor":
+        assert budget == 10
+    else:
+        assert budget == max(10, min(40, round(fits)))
+        assert 10 <= budget <= 40

@@ -27,6 +27,8 @@ from speaker.text.incremental import SentenceBuffer
 from speaker.voices.catalog import VoiceCatalog
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+# The least text a first chunk is cut to, however slow the engine: a word or two.
+_MIN_FIRST_CHUNK_CHARS = 10
 # Usage is reported like OpenAI's: output tokens as 20 ms audio frames.
 AUDIO_TOKENS_PER_SECOND = 50
 
@@ -159,8 +161,16 @@ class SpeechService:
 
     @property
     def first_chunk_chars(self) -> int:
-        """Configured budget of a stream's first chunk."""
-        return self._settings.first_chunk_chars
+        """Budget of a stream's first chunk: the configured one, or less on a slow engine."""
+        configured = self._settings.first_chunk_chars
+        target = self._settings.first_chunk_seconds
+        if target <= 0:
+            return configured
+        # The engine's measured speed says how much text it says in the target time; a first
+        # chunk that takes longer delays every listener's first audio by the difference.
+        speed = self._scheduler.worker_speed() * self._scheduler.speaking_rate()
+        fits = round(speed * target)
+        return max(_MIN_FIRST_CHUNK_CHARS, min(configured, fits))
 
     @property
     def max_chunk_chars(self) -> int:
@@ -254,7 +264,7 @@ class SpeechService:
         engine, voice = self.check(order, long_form=long_form)
         reference = order.reference or await asyncio.to_thread(self.reference, engine, voice)
         normalize = self._normalizes(order)
-        first = order.first_chunk_chars or self._settings.first_chunk_chars
+        first = order.first_chunk_chars or self.first_chunk_chars
         most = order.max_chunk_chars or max(self._settings.max_chunk_chars, first)
         chunks = await asyncio.to_thread(
             self.chunk, order.text, voice.language, normalize, min(first, most), most

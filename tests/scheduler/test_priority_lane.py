@@ -19,8 +19,8 @@ from speaker.engines.base import (
     VoiceInfo,
 )
 from speaker.scheduler import Scheduler, SchedulerConfig
-from speaker.scheduler.pool import URGENT_WITHIN_S
-from speaker.scheduler.stream import CHARS_PER_SECOND, FIRST_AUDIO_SLACK
+from speaker.scheduler.pool import CHARS_PER_SECOND, URGENT_WITHIN_S
+from speaker.scheduler.stream import FIRST_AUDIO_SLACK
 from speaker.scheduler.work import BATCH
 
 RATE = 1000
@@ -39,6 +39,7 @@ class HoldingEngine:
         self.release = threading.Event()
         self.holding = threading.Event()
         self.calls: dict[str, tuple[str, float, int]] = {}
+        self.seconds_per_audio_second = 0.0
 
     def load(self) -> EngineInfo:
         return EngineInfo("holding", "holding-1", "1", "cpu", 0.0)
@@ -56,6 +57,7 @@ class HoldingEngine:
             self.holding.set()
             assert self.release.wait(10)
         samples = round(len(text) * RATE / CHARS_PER_SECOND)
+        time.sleep(samples / RATE * self.seconds_per_audio_second)
         return AudioSegment(np.full(samples, 0.1, dtype=np.float32), RATE)
 
     def close(self) -> None:
@@ -135,6 +137,31 @@ def test_a_later_chunk_reaches_the_priority_worker_only_once_it_is_urgent(
     thread, at, _ = engine.calls[second]
     assert thread == "speaker-priority-0"
     assert urgent_after - 0.05 < at - opened < urgent_after + 0.5
+
+
+def test_a_long_chunk_on_a_slow_engine_turns_urgent_early_enough_to_finish(
+    engine: HoldingEngine, scheduler: Scheduler
+) -> None:
+    # 0.1 s of compute per second of audio: the 10 s second chunk needs 1 s, so it must start
+    # right after the first chunk, not URGENT_WITHIN_S before its listener runs dry.
+    engine.seconds_per_audio_second = 0.1
+    first, second = "a" * round(CHARS_PER_SECOND), "b" * round(10 * CHARS_PER_SECOND)
+    fixed_margin_start = FIRST_AUDIO_SLACK + 1.0 - URGENT_WITHIN_S
+
+    async def run() -> float:
+        job = await _occupy_the_ordinary_worker(scheduler, engine)
+        opened = time.monotonic()
+        live = scheduler.open_stream("holding", "v", SynthesisParams(), [first, second])
+        async with asyncio.timeout(5):
+            assert await _collect(live) == [0, 1]
+        engine.release.set()
+        await job
+        return opened
+
+    opened = asyncio.run(run())
+    thread, at, _ = engine.calls[second]
+    assert thread == "speaker-priority-0"
+    assert at - opened < fixed_margin_start - 0.2
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")

@@ -58,6 +58,36 @@ def test_short_opening_sentences_share_the_first_chunk() -> None:
     assert chunks[1] == TextChunk(1, "This is the part that follows them.")
 
 
+def test_a_long_sentence_after_a_greeting_is_cut_to_the_budget() -> None:
+    text = (
+        "Good morning! Today will be mostly sunny with a high of twenty-four degrees and a light "
+        "breeze from the west."
+    )
+    chunks = chunk_text(text, first_chunk_chars=40, max_chunk_chars=100)
+    # Half a second of "Good morning!" cannot cover synthesizing the 95-character sentence.
+    assert [c.text for c in chunks] == [
+        "Good morning!",
+        "Today will be mostly sunny with a high",
+        "of twenty-four degrees and a light breeze from the west.",
+    ]
+
+
+def test_a_sentence_up_to_three_times_the_text_before_it_stays_whole() -> None:
+    text = "Stop right there. Unplug it from the wall and wait thirty seconds."
+    chunks = chunk_text(text, first_chunk_chars=40, max_chunk_chars=100)
+    assert [c.text for c in chunks] == [
+        "Stop right there.",
+        "Unplug it from the wall and wait thirty seconds.",
+    ]
+
+
+def test_a_cut_leaves_no_scrap_of_a_tail() -> None:
+    text = "Hi. One two three four five six seven eight nine."
+    chunks = chunk_text(text, first_chunk_chars=40, max_chunk_chars=100)
+    # Cut at 40 characters it would leave "nine." alone: the cut moves back a third of the budget.
+    assert [c.text for c in chunks] == ["Hi.", "One two three four five six", "seven eight nine."]
+
+
 def test_long_first_sentence_is_cut_at_a_clause_boundary() -> None:
     text = (
         "When the storm finally passed over the valley, the villagers came out of their houses "

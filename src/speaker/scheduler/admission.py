@@ -44,8 +44,12 @@ class Admission:
         with self._lock:
             self._draining = True
 
-    def admit(self, client: str) -> Callable[[], None]:
-        """Take a slot for a client's stream, or raise 503/429; returns the release function."""
+    def admit(self, client: str, *, in_time: bool = True) -> Callable[[], None]:
+        """Take a slot for a client's stream, or raise 503/429; returns the release function.
+
+        `in_time` False says the queue could not finish the stream's first chunks, on top of
+        the work already queued, before some listener runs out of audio: refused with 503.
+        """
         limits = self._limits()
         with self._lock:
             if self._draining:
@@ -64,6 +68,15 @@ class Admission:
                 wait = self._seconds(active)
                 raise OverloadedError(
                     f"all {limits.max_streams} real-time stream slots are busy",
+                    code="overloaded",
+                    suggestion=f"retry after {wait} s",
+                    headers={"Retry-After": str(wait)},
+                )
+            if not in_time:
+                wait = self._seconds(active)
+                raise OverloadedError(
+                    "the engines are behind: another stream now would leave a listener "
+                    "without audio",
                     code="overloaded",
                     suggestion=f"retry after {wait} s",
                     headers={"Retry-After": str(wait)},

@@ -9,7 +9,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,10 +30,14 @@ from speaker.scheduler.work import INTERACTIVE, WorkItem
 log = logging.getLogger(__name__)
 
 _RECENT_DECAY = 0.98
-# A chunk is urgent when its listener would run out of audio within this many seconds: every
-# first chunk, and a later one whose stream is about to run dry. Only these reach the priority
-# workers.
+# A chunk is urgent when its listener would run out of audio within this many seconds plus the
+# time the chunk is expected to take: every first chunk, and a later one whose stream is about
+# to run dry. Only these reach the priority workers.
 URGENT_WITHIN_S = 0.5
+# Characters of text per second of speech at speed 1, until the pool has measured its voices.
+CHARS_PER_SECOND = 14.0
+# Seconds of recent audio below which that guess is kept.
+_MIN_MEASURED_AUDIO_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,19 @@ def _lower_priority(nice: int) -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
+def _late(
+    entries: list[tuple[float, float, bool]], free_at: float, per_audio: float, tolerance: float
+) -> bool:
+    """Whether `(deadline, audio, first)` entries done in deadline order from `free_at`, at
+    `per_audio` seconds per second of audio, end some later chunk over `tolerance` late."""
+    finished = free_at
+    for deadline, audio, first in sorted(entries):
+        finished += audio * per_audio
+        if not first and finished > deadline + tolerance:
+            return True
+    return False
+
+
 class WorkerPool:
     """Engine workers; each thread owns its own engine sessions and never touches the event loop.
 
@@ -97,6 +114,8 @@ class WorkerPool:
         self._batch_wait = batch_wait_s
         self._batches = 0
         self._heap: list[tuple[tuple[int, float, int], WorkItem]] = []
+        # Items the workers are synthesizing, for estimates of the work still ahead of them.
+        self._running: dict[int, WorkItem] = {}
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._stopping = False
@@ -106,6 +125,7 @@ class WorkerPool:
         self._audio_seconds = 0.0
         self._busy_seconds = 0.0
         self._recent_audio = 0.0
+        self._recent_chars = 0.0
         self._recent_busy = 0.0
 
     def start(self) -> None:
@@ -185,7 +205,10 @@ class WorkerPool:
                 continue
             if item.tier != INTERACTIVE:
                 return None, None
-            wait = item.deadline - URGENT_WITHIN_S - time.monotonic()
+            # On a slow CPU a long chunk takes longer than the fixed margin: it must start early
+            # enough to finish, not merely be started, before its listener runs dry.
+            lead = URGENT_WITHIN_S + item.audio_estimate * self._compute_per_audio_second()
+            wait = item.deadline - lead - time.monotonic()
             if wait > 0:
                 return None, wait
             heapq.heappop(self._heap)
@@ -193,14 +216,63 @@ class WorkerPool:
                 return item, None
         return None, None
 
+    def would_run_late(
+        self,
+        planned: Sequence[tuple[float, float, bool]],
+        extra: Sequence[tuple[float, float, bool]],
+        tolerance: float,
+    ) -> bool:
+        """Whether adding a stream's `extra` `(deadline, audio estimate, first)` entries would
+        leave some listener without audio: the queued listeners' chunks, `planned` ones about to
+        be queued and these, taken earliest deadline first by the ordinary workers at their
+        measured speed, finishing over `tolerance` late.
+
+        First chunks take their share of the time but are never late themselves: their deadline
+        is a wish for first audio, which the priority workers serve, not a gap in playback. Work
+        that would be late on an idle pool is not refused: on an engine slower than real time
+        nothing better can be had.
+        """
+        now = time.monotonic()
+        with self._cond:
+            per_audio = self._compute_per_audio_second()
+            started = [item.started_at or now for item in self._running.values()]
+            running = [item.audio_estimate for item in self._running.values()]
+            queued = [
+                (item.deadline, item.audio_estimate, item.index == 0)
+                for _, item in self._heap
+                if item.tier == INTERACTIVE and not item.future.cancelled()
+            ]
+        if per_audio <= 0:
+            return False
+        # What the workers are on delays the queue by what is left of it.
+        left = sum(
+            max(0.0, audio * per_audio - (now - began))
+            for audio, began in zip(running, started, strict=True)
+        )
+        seconds = per_audio / self._size
+        late = _late([*queued, *planned, *extra], now + left / self._size, seconds, tolerance)
+        return late and not _late(list(extra), now, seconds, tolerance)
+
+    def speaking_rate(self) -> float:
+        """Characters per second of audio at speed 1, as measured lately, for deadlines."""
+        with self._cond:
+            if self._recent_audio < _MIN_MEASURED_AUDIO_SECONDS:
+                return CHARS_PER_SECOND
+            return self._recent_chars / self._recent_audio
+
+    def _compute_per_audio_second(self) -> float:
+        # Called with the lock held. Nothing measured yet: no lead beyond the fixed margin.
+        if self._recent_audio <= 0:
+            return 0.0
+        return self._recent_busy / self._recent_audio
+
     def _next_batch(self, urgent: bool) -> list[WorkItem] | None:
         with self._cond:
             while urgent:
                 found, wait = self._pop_urgent()
                 if found is not None:
                     # Latency is the point here: no waiting to fill a batch.
-                    self._busy += 1
-                    return [found]
+                    return self._taken([found])
                 if self._stopping:
                     return None
                 self._cond.wait(wait)
@@ -223,8 +295,16 @@ class WorkerPool:
                 if len(batch) >= limit or remaining <= 0 or self._stopping:
                     break
                 self._cond.wait(remaining)
-            self._busy += 1
-            return batch
+            return self._taken(batch)
+
+    def _taken(self, batch: list[WorkItem]) -> list[WorkItem]:
+        # Called with the lock held.
+        self._busy += 1
+        now = time.monotonic()
+        for item in batch:
+            item.started_at = now
+            self._running[id(item)] = item
+        return batch
 
     def _run(self, urgent: bool) -> None:
         if not urgent:
@@ -244,13 +324,13 @@ class WorkerPool:
                 except Exception as exc:
                     if not isinstance(exc, SpeakerError):
                         log.exception("engine %s failed on a batch of %d", engine, len(batch))
-                    self._finish(started, len(batch), failed=True)
+                    self._finish(started, batch, failed=True)
                     self._metrics.failed(engine, len(batch))
                     for item in batch:
                         item.future.set_exception(exc)
                 else:
                     audio_seconds = sum(a.duration for a in audios)
-                    compute = self._finish(started, len(batch), audio_seconds=audio_seconds)
+                    compute = self._finish(started, batch, audio_seconds=audio_seconds)
                     finished = time.monotonic()
                     self._metrics.synthesized(
                         engine, [_voice_label(i) for i in batch], compute, audio_seconds, stages
@@ -267,7 +347,6 @@ class WorkerPool:
     def _began(self, engine: str, batch: list[WorkItem]) -> None:
         now = time.monotonic()
         for item in batch:
-            item.started_at = now
             # Batch jobs' chunks wait behind every listener by design: timed apart, so that
             # `queue` shows what listeners wait.
             name = "queue" if item.tier == INTERACTIVE else "batch_queue"
@@ -302,20 +381,25 @@ class WorkerPool:
     def _finish(
         self,
         started: float,
-        size: int,
+        batch: list[WorkItem],
         *,
         failed: bool = False,
         audio_seconds: float = 0.0,
     ) -> float:
         """Account for a finished engine call; returns its wall seconds."""
         busy = time.perf_counter() - started
+        size = len(batch)
         with self._cond:
             self._busy -= 1
+            for item in batch:
+                self._running.pop(id(item), None)
             self._busy_seconds += busy
             self._audio_seconds += audio_seconds
             # A decaying window (about the last 50 items) follows changes in CPU contention.
             self._recent_busy = self._recent_busy * _RECENT_DECAY + busy
             self._recent_audio = self._recent_audio * _RECENT_DECAY + audio_seconds
+            spoken = 0.0 if failed else sum(len(i.text) / i.params.speed for i in batch)
+            self._recent_chars = self._recent_chars * _RECENT_DECAY + spoken
             self._batches += 1
             if failed:
                 self._failed += size

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,11 +12,14 @@ from speaker.engines.base import Engine, SynthesisParams
 from speaker.observability.metrics import Metrics
 from speaker.scheduler.admission import Admission, AdmissionLimits
 from speaker.scheduler.pool import PoolStats, WorkerPool
-from speaker.scheduler.stream import CHARS_PER_SECOND, SpeechStream
+from speaker.scheduler.stream import FIRST_AUDIO_SLACK, SpeechStream
 from speaker.scheduler.work import INTERACTIVE
 
 # Below this much recent compute, the engine's own load-time measurement is trusted more.
 _MIN_MEASURED_BUSY_SECONDS = 3.0
+# How late a chunk may be planned before a new stream is refused: deadlines are estimates from
+# a speaking rate, and a first chunk's is a wish for first audio, not a gap in playback.
+LATE_TOLERANCE_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -68,14 +72,20 @@ class Scheduler:
         self.admission.drain()
         self._pool.stop(timeout)
 
-    def realtime_capacity(self) -> float:
-        """How many listeners the pool can keep fed in real time, all workers together."""
+    def worker_speed(self) -> float:
+        """Seconds of audio one worker makes per second of its time, as measured lately."""
         stats = self._pool.stats()
         if stats.recent_busy_seconds >= _MIN_MEASURED_BUSY_SECONDS:
-            per_worker = stats.recent_audio_seconds / stats.recent_busy_seconds
-        else:
-            per_worker = self._realtime_hint
-        return per_worker * stats.workers
+            return stats.recent_audio_seconds / stats.recent_busy_seconds
+        return self._realtime_hint
+
+    def speaking_rate(self) -> float:
+        """Characters the voices say per second of audio at speed 1, as measured lately."""
+        return self._pool.speaking_rate()
+
+    def realtime_capacity(self) -> float:
+        """How many listeners the pool can keep fed in real time, all workers together."""
+        return self.worker_speed() * self._pool.stats().workers
 
     def limits(self) -> AdmissionLimits:
         """How many streams may be admitted now, in all and per client."""
@@ -89,9 +99,23 @@ class Scheduler:
         # The soonest a slot frees: the stream with the least text left, sharing the pool's
         # throughput with every other active stream.
         remaining = [s.remaining_chars() for s in list(self._streams)]
-        chars_per_second = self.realtime_capacity() * CHARS_PER_SECOND
+        chars_per_second = self.realtime_capacity() * self._pool.speaking_rate()
         least = min(remaining, default=0)
         return least * max(active, 1) / max(chars_per_second, 1.0)
+
+    def _in_time(self, params: SynthesisParams, chunks: Sequence[str]) -> bool:
+        # The stream's first chunks join the queue with the deadlines it would give them; the
+        # rest follow as its listener plays, like every other stream's. Streams admitted a
+        # moment ago may not have queued theirs yet: a burst of requests would all pass.
+        start = time.monotonic() + FIRST_AUDIO_SLACK
+        planned = [entry for stream in list(self._streams) for entry in stream.planned()]
+        rate = self._pool.speaking_rate()
+        extra = []
+        for index, text in enumerate(chunks[: self._config.lookahead]):
+            audio = len(text) / (rate * params.speed)
+            extra.append((start, audio, index == 0))
+            start += audio
+        return not self._pool.would_run_late(planned, extra, LATE_TOLERANCE_S)
 
     def open_stream(
         self,
@@ -111,7 +135,11 @@ class Scheduler:
         Batch streams (a tier after INTERACTIVE) skip admission: only idle workers reach their
         chunks, so they never take a listener's slot.
         """
-        release = self.admission.admit(client) if tier == INTERACTIVE else _nothing
+        release = (
+            self.admission.admit(client, in_time=self._in_time(params, chunks))
+            if tier == INTERACTIVE
+            else _nothing
+        )
         stream = SpeechStream(
             self._pool,
             engine,

@@ -17,8 +17,6 @@ from speaker.scheduler.work import INTERACTIVE, WorkItem
 
 _stream_ids = itertools.count(1)
 
-# Rough speaking rate used to guess playback deadlines before the audio exists.
-CHARS_PER_SECOND = 14.0
 # A first chunk is due this soon after the request: it goes ahead of later chunks whose
 # listeners still have more than this much audio buffered, and behind those about to run dry.
 FIRST_AUDIO_SLACK = 0.2
@@ -109,7 +107,8 @@ class SpeechStream:
         self._more.set()
 
     def _estimate(self, text: str) -> float:
-        return len(text) / (CHARS_PER_SECOND * self._params.speed)
+        # The measured speaking rate: a guess that runs slow puts every deadline too late.
+        return len(text) / (self._pool.speaking_rate() * self._params.speed)
 
     def _deadline(self, index: int) -> float:
         # When this chunk must be ready for gapless playback: the moment playback began (or is
@@ -121,6 +120,17 @@ class SpeechStream:
             anchor = self._created + FIRST_AUDIO_SLACK
         pending = sum(self._estimate(t) for t in self._chunks[self._delivered : index])
         return anchor + self._delivered_seconds + pending
+
+    def planned(self) -> list[tuple[float, float, bool]]:
+        """`(deadline, audio estimate, first)` of the chunks the stream will queue as soon as it
+        is read, not queued yet: work an admission decision must count before it exists."""
+        if self._closed:
+            return []
+        limit = min(len(self._chunks), self._delivered + self._lookahead)
+        return [
+            (self._deadline(index), self._estimate(self._chunks[index]), index == 0)
+            for index in range(len(self._items), limit)
+        ]
 
     def _fill(self) -> None:
         limit = min(len(self._chunks), self._delivered + self._lookahead)
@@ -138,6 +148,7 @@ class SpeechStream:
                 index=index,
                 deadline=self._deadline(index),
                 tier=self._tier,
+                audio_estimate=self._estimate(self._chunks[index]),
                 on_piece=_deliverer(loop, queue) if self._streamed else None,
             )
             self._items.append(item)

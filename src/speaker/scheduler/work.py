@@ -32,6 +32,8 @@ class WorkItem:
     index: int
     deadline: float
     tier: int = INTERACTIVE
+    audio_estimate: float = 0.0
+    """Seconds of audio the text is expected to give, before it exists."""
     enqueued_at: float = field(default_factory=time.monotonic)
     sequence: int = field(default_factory=lambda: next(_sequence))
     future: Future[AudioSegment] = field(default_factory=Future)

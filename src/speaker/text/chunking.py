@@ -87,21 +87,33 @@ def chunk_text(
             first = f"{first} {rest.pop(0)}"
         chunks = [first]
     # Each chunk may hold about as much text as all chunks before it: its synthesis then takes
-    # less time than playing the audio already sent, so a listener never waits for it.
+    # less time than playing the audio already sent, so a listener never waits for it. A whole
+    # sentence may overshoot that budget up to three times the text before it; a longer one is
+    # cut (at a clause break where it can be, leaving no scrap of a tail), or "Good morning!"
+    # would have to cover a long second sentence's synthesis with half a second of audio.
     spoken = len(chunks[0])
     budget = first_chunk_chars
     current: list[str] = []
     size = 0
     for sentence in rest:
-        for piece in _pieces(sentence, max_chunk_chars):
-            if current and size + 1 + len(piece) > budget:
-                chunks.append(" ".join(current))
-                spoken += size
-                current, size = [], 0
-            if not current:
-                budget = min(max(spoken, first_chunk_chars), max_chunk_chars)
-            current.append(piece)
-            size += len(piece) + (1 if size else 0)
+        for whole in _pieces(sentence, max_chunk_chars):
+            piece = whole
+            while piece:
+                if current and size + 1 + len(piece) > budget:
+                    chunks.append(" ".join(current))
+                    spoken += size
+                    current, size = [], 0
+                if not current:
+                    budget = min(max(spoken, first_chunk_chars), max_chunk_chars)
+                    if len(piece) > max(budget, 3 * spoken):
+                        limit = min(budget, len(piece) - budget // 3)
+                        end = _cut(piece, 0, limit, max_chunk_chars)
+                        current, size = [piece[:end].strip()], len(piece[:end].strip())
+                        piece = piece[end:].strip()
+                        continue
+                current.append(piece)
+                size += len(piece) + (1 if size else 0)
+                piece = ""
     if current:
         chunks.append(" ".join(current))
     return [TextChunk(index, chunk) for index, chunk in enumerate(c for c in chunks if c)]

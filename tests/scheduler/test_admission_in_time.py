@@ -1,0 +1,71 @@
+"""Admission refuses a stream that would leave a listener without audio, and only that one."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from speaker.engines.base import SynthesisParams
+from speaker.errors import OverloadedError
+from speaker.scheduler import Scheduler, SchedulerConfig
+from speaker.scheduler.pool import CHARS_PER_SECOND
+from tests.scheduler.test_priority_lane import HoldingEngine
+
+ONE_SECOND = "a" * round(CHARS_PER_SECOND)
+
+
+def _scheduler(engine: HoldingEngine) -> Scheduler:
+    # One worker, no priority lane, and no cap on the number of streams: only the deadline
+    # check can refuse.
+    sched = Scheduler({"holding": engine}, SchedulerConfig(workers=1, lookahead=2, max_streams=100))
+    sched.start()
+    return sched
+
+
+async def _collect(stream: object) -> int:
+    return len([index async for index, _ in stream.segments()])  # type: ignore[attr-defined]
+
+
+def test_a_stream_that_would_make_another_stutter_is_refused_at_once() -> None:
+    # 0.2 s of compute per second of audio: stream A's 5 s second chunk takes 1 s, ready just
+    # as A's first second of audio plays out. B's first chunk, queued ahead of it, would make
+    # A's listener wait.
+    engine = HoldingEngine()
+    engine.seconds_per_audio_second = 0.2
+    sched = _scheduler(engine)
+
+    async def run() -> None:
+        await _collect(sched.open_stream("holding", "v", SynthesisParams(), [ONE_SECOND]))
+        a = sched.open_stream("holding", "v", SynthesisParams(), [ONE_SECOND, "b" * 70])
+        reading = asyncio.create_task(_collect(a))
+        with pytest.raises(OverloadedError) as refused:
+            sched.open_stream("holding", "v", SynthesisParams(), [ONE_SECOND, ONE_SECOND])
+        assert refused.value.code == "overloaded"
+        assert int(refused.value.headers["Retry-After"]) >= 1
+        assert await reading == 2
+        # Once A is done the same request fits.
+        b = sched.open_stream("holding", "v", SynthesisParams(), [ONE_SECOND, ONE_SECOND])
+        assert await _collect(b) == 2
+
+    try:
+        asyncio.run(run())
+    finally:
+        sched.stop()
+
+
+def test_an_engine_slower_than_real_time_still_serves_one_stream() -> None:
+    # Nothing can keep this listener fed; refusing would only leave the server unusable.
+    engine = HoldingEngine()
+    engine.seconds_per_audio_second = 1.5
+    sched = _scheduler(engine)
+
+    async def run() -> None:
+        await _collect(sched.open_stream("holding", "v", SynthesisParams(), ["a" * 3]))
+        slow = sched.open_stream("holding", "v", SynthesisParams(), ["a" * 3, "b" * 3])
+        assert await _collect(slow) == 2
+
+    try:
+        asyncio.run(run())
+    finally:
+        sched.stop()
