@@ -93,6 +93,8 @@ TIMES = [
     ("Meet at 14:30.", "Meet at fourteen thirty."),
     ("It opens at 9am.", "It opens at nine A-M."),
     ("It starts at 10 a.m. The talk follows.", "It starts at ten A-M. The talk follows."),
+    ("A storm after 6 pm. Tomorrow is dry.", "A storm after six P M. Tomorrow is dry."),
+    ("Meet at 6:30 PM. Bring water.", "Meet at six thirty P M. Bring water."),
     ("Lunch is at 12:05.", "Lunch is at twelve oh five."),
     ("Call at 7 PM or 14:00.", "Call at seven P M or fourteen hundred."),
 ]

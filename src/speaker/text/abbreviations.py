@@ -177,7 +177,9 @@ def _initial(match: re.Match[str]) -> str:
     token, _ = _previous_token(match.string, match.start())
     start = match.start()
     at_line_start = start == 0 or match.string[start - 1] == "\n"
-    if at_line_start or token[:1].isupper():
+    # After a name ("John F. Kennedy") or another initial ("J. R. R."), the dot is an initial's.
+    # After a bare capital letter it ends a spelled-out run ("six P M. Bring…"): a sentence end.
+    if at_line_start or (token[:1].isupper() and len(token) > 1):
         return match.group("letter")
     return match.group()
 
