@@ -235,8 +235,7 @@ class WorkerPool:
         now = time.monotonic()
         with self._cond:
             per_audio = self._compute_per_audio_second()
-            started = [item.started_at or now for item in self._running.values()]
-            running = [item.audio_estimate for item in self._running.values()]
+            running = [(i.audio_estimate, i.started_at or now) for i in self._running.values()]
             queued = [
                 (item.deadline, item.audio_estimate, item.index == 0)
                 for _, item in self._heap
@@ -245,10 +244,7 @@ class WorkerPool:
         if per_audio <= 0:
             return False
         # What the workers are on delays the queue by what is left of it.
-        left = sum(
-            max(0.0, audio * per_audio - (now - began))
-            for audio, began in zip(running, started, strict=True)
-        )
+        left = sum(max(0.0, audio * per_audio - (now - began)) for audio, began in running)
         seconds = per_audio / self._size
         late = _late([*queued, *planned, *extra], now + left / self._size, seconds, tolerance)
         return late and not _late(list(extra), now, seconds, tolerance)

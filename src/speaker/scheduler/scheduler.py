@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from speaker.engines.base import Engine, SynthesisParams
 from speaker.observability.metrics import Metrics
 from speaker.scheduler.admission import Admission, AdmissionLimits
 from speaker.scheduler.pool import PoolStats, WorkerPool
-from speaker.scheduler.stream import FIRST_AUDIO_SLACK, SpeechStream
+from speaker.scheduler.stream import SpeechStream
 from speaker.scheduler.work import INTERACTIVE
 
 # Below this much recent compute, the engine's own load-time measurement is trusted more.
@@ -74,7 +73,9 @@ class Scheduler:
 
     def worker_speed(self) -> float:
         """Seconds of audio one worker makes per second of its time, as measured lately."""
-        stats = self._pool.stats()
+        return self._speed(self._pool.stats())
+
+    def _speed(self, stats: PoolStats) -> float:
         if stats.recent_busy_seconds >= _MIN_MEASURED_BUSY_SECONDS:
             return stats.recent_audio_seconds / stats.recent_busy_seconds
         return self._realtime_hint
@@ -85,7 +86,8 @@ class Scheduler:
 
     def realtime_capacity(self) -> float:
         """How many listeners the pool can keep fed in real time, all workers together."""
-        return self.worker_speed() * self._pool.stats().workers
+        stats = self._pool.stats()
+        return self._speed(stats) * stats.workers
 
     def limits(self) -> AdmissionLimits:
         """How many streams may be admitted now, in all and per client."""
@@ -103,19 +105,12 @@ class Scheduler:
         least = min(remaining, default=0)
         return least * max(active, 1) / max(chars_per_second, 1.0)
 
-    def _in_time(self, params: SynthesisParams, chunks: Sequence[str]) -> bool:
+    def _in_time(self, stream: SpeechStream) -> bool:
         # The stream's first chunks join the queue with the deadlines it would give them; the
         # rest follow as its listener plays, like every other stream's. Streams admitted a
         # moment ago may not have queued theirs yet: a burst of requests would all pass.
-        start = time.monotonic() + FIRST_AUDIO_SLACK
-        planned = [entry for stream in list(self._streams) for entry in stream.planned()]
-        rate = self._pool.speaking_rate()
-        extra = []
-        for index, text in enumerate(chunks[: self._config.lookahead]):
-            audio = len(text) / (rate * params.speed)
-            extra.append((start, audio, index == 0))
-            start += audio
-        return not self._pool.would_run_late(planned, extra, LATE_TOLERANCE_S)
+        planned = [entry for other in list(self._streams) for entry in other.planned()]
+        return not self._pool.would_run_late(planned, stream.planned(), LATE_TOLERANCE_S)
 
     def open_stream(
         self,
@@ -135,11 +130,7 @@ class Scheduler:
         Batch streams (a tier after INTERACTIVE) skip admission: only idle workers reach their
         chunks, so they never take a listener's slot.
         """
-        release = (
-            self.admission.admit(client, in_time=self._in_time(params, chunks))
-            if tier == INTERACTIVE
-            else _nothing
-        )
+        # Nothing is queued until the stream is read: one refused here leaves no trace.
         stream = SpeechStream(
             self._pool,
             engine,
@@ -148,9 +139,14 @@ class Scheduler:
             chunks,
             self._config.lookahead,
             open_ended=open_ended,
-            on_finish=release,
             tier=tier,
         )
+        release = (
+            self.admission.admit(client, in_time=self._in_time(stream))
+            if tier == INTERACTIVE
+            else _nothing
+        )
+        stream.hold(release)
         if tier == INTERACTIVE:
             # Only streams holding a slot count towards when the next slot frees.
             self._streams.add(stream)

@@ -60,7 +60,6 @@ class SpeechStream:
         lookahead: int,
         *,
         open_ended: bool = False,
-        on_finish: Callable[[], None] | None = None,
         tier: int = INTERACTIVE,
     ) -> None:
         self.id = next(_stream_ids)
@@ -82,7 +81,11 @@ class SpeechStream:
         self._closed = False
         self._ended = not open_ended
         self._more = asyncio.Event()
-        self._on_finish = on_finish
+        self._on_finish: Callable[[], None] | None = None
+
+    def hold(self, release: Callable[[], None]) -> None:
+        """Call `release` (an admission slot's) once, when the stream ends or is cancelled."""
+        self._on_finish = release
 
     @property
     def chunk_count(self) -> int:
