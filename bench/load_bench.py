@@ -794,7 +794,12 @@ async def soak(
         await sampler
     finally:
         sampler.cancel()
-    return {"run": run, "samples": samples, "slope_pct_per_10min": rss_slope(samples)}
+    return {
+        "run": run,
+        "samples": samples,
+        "slope_pct_per_10min": rss_slope(samples),
+        "second_half_slope_pct_per_10min": rss_slope(samples, 0.5),
+    }
 
 
 def print_soak(console: Console, result: dict[str, Any]) -> None:
@@ -805,11 +810,17 @@ def print_soak(console: Console, result: dict[str, Any]) -> None:
     for t, rss in result["samples"]:
         table.add_row(f"{t:.0f}", f"{rss / 2**20:.1f}")
     console.print(table)
-    slope = result["slope_pct_per_10min"]
-    console.print(
-        f"RSS slope after the first 20 % of the run: {_fmt(slope, '+.2f', ' % per 10 min')}"
-        + ("" if slope is not None else " (too few samples)")
-    )
+    # Memory that load peaks allocate stays allocated, so RSS rises in steps until the longest
+    # chunks have run at full concurrency: the second half shows whether it has stopped rising.
+    for label, key in (
+        ("after the first 20 % of the run", "slope_pct_per_10min"),
+        ("over the second half of the run", "second_half_slope_pct_per_10min"),
+    ):
+        slope = result[key]
+        console.print(
+            f"RSS slope {label}: {_fmt(slope, '+.2f', ' % per 10 min')}"
+            + ("" if slope is not None else " (too few samples)")
+        )
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -914,6 +925,7 @@ async def _soak(
         "summary": summary,
         "samples": result["samples"],
         "slope_pct_per_10min": result["slope_pct_per_10min"],
+        "second_half_slope_pct_per_10min": result["second_half_slope_pct_per_10min"],
         **dataclasses.asdict(run),
     }
 

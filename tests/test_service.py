@@ -8,6 +8,7 @@ import pytest
 
 from speaker.audio.formats import AudioFormat
 from speaker.runtime import Runtime
+from speaker.scheduler import Scheduler, SchedulerConfig
 from speaker.service import EncodedChunk, SpeechOrder, SpeechService
 from tests.helpers import decode, voiced_seconds
 
@@ -91,3 +92,36 @@ def test_first_chunk_budget_follows_the_engines_measured_speed(
     else:
         assert budget == max(10, min(40, round(fits)))
         assert 10 <= budget <= 40
+
+
+@pytest.mark.parametrize(("speed", "overshoot"), [(4.0, 1.0), (8.0, 2.0), (40.0, 3.0)])
+def test_a_slow_engine_keeps_long_sentences_out_of_early_chunks(
+    runtime: Runtime, speed: float, overshoot: float
+) -> None:
+    settings = runtime.settings.model_copy(update={"first_chunk_seconds": 0.12})
+    # A scheduler that has measured nothing yet runs on its engine's load-time speed.
+    scheduler = Scheduler(runtime.engines, SchedulerConfig(workers=1, lookahead=2))
+    scheduler.start(speed)
+    try:
+        service = SpeechService(settings, runtime.engines, runtime.catalog, scheduler)
+        assert service.chunk_overshoot == pytest.approx(overshoot)
+        order = SpeechOrder(
+            text="Stop right there. Unplug it from the wall and wait thirty seconds.",
+            model="tts-1",
+            voice="alloy",
+            fmt=AudioFormat.PCM,
+            first_chunk_chars=20,
+        )
+        chunks = asyncio.run(service.prepare(order)).chunks
+    finally:
+        scheduler.stop()
+    # 48 characters after 17: whole at three times the text before it, cut below that.
+    whole = overshoot >= 3.0
+    assert (chunks[1] == "Unplug it from the wall and wait thirty seconds.") is whole
+    assert len(chunks) == (2 if whole else 3)
+
+
+def test_fixed_chunk_budgets_keep_the_full_overshoot(runtime: Runtime) -> None:
+    settings = runtime.settings.model_copy(update={"first_chunk_seconds": 0.0})
+    service = SpeechService(settings, runtime.engines, runtime.catalog, runtime.scheduler)
+    assert service.chunk_overshoot == 3.0

@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     engine_threads: Annotated[int, Field(ge=1, le=64)] = 1
     """Threads inside each engine worker (ONNX intra-op); one per worker is fastest on CPU."""
 
+    warmup: bool = True
+    """Before reporting ready, every worker synthesizes one full-length chunk in the default
+    voice, all at once: the engine's memory grows to its working size then, not during the
+    first listeners' streams."""
+
     engine_memory_arena: bool = True
     """Let ONNX Runtime keep its memory arena: about 10 % more throughput; what load peaks
     allocated stays allocated (off: memory is returned after every chunk and RSS swings)."""

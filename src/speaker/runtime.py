@@ -22,6 +22,7 @@ from speaker.errors import OverloadedError, shutting_down
 from speaker.jobs import JobService, JobWorkers
 from speaker.observability.metrics import CacheCounts, Metrics, ServerGauges
 from speaker.scheduler import Scheduler, SchedulerConfig
+from speaker.scheduler.warmup import WarmupTask, warmup_text
 from speaker.service import SpeechService
 from speaker.storage.database import Database, sqlite_url
 from speaker.voices.catalog import VoiceCatalog
@@ -202,7 +203,9 @@ class Runtime:
             self._jobs = JobService.open(
                 self.settings, self.database, self.redis, self._service, self._webhook_secret
             )
-            self.scheduler.start(min(info.realtime_factor for info in self.engine_infos.values()))
+            self.scheduler.start(
+                min(info.realtime_factor for info in self.engine_infos.values()), self._warmup()
+            )
             if self.settings.job_workers:
                 self._job_workers = self._jobs.workers(self.settings.job_workers)
                 self._job_workers.start()
@@ -212,6 +215,13 @@ class Runtime:
         self.ready_seconds = time.time() - self.created_at
         self._ready.set()
         log.info("speaker ready in %.2f s", self.ready_seconds)
+
+    def _warmup(self) -> list[WarmupTask]:
+        """A chunk of full length in the default voice, for every worker before `/ready`."""
+        voice = self.catalog.get(self.catalog.default_voice)
+        if not self.settings.warmup or voice is None:
+            return []
+        return [WarmupTask(voice.engine, voice.id, warmup_text(self.settings.max_chunk_chars))]
 
     def _open_library(self) -> None:
         settings = self.settings

@@ -29,6 +29,11 @@ from speaker.voices.catalog import VoiceCatalog
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 # The least text a first chunk is cut to, however slow the engine: a word or two.
 _MIN_FIRST_CHUNK_CHARS = 10
+# A sentence may run over its chunk's budget up to this many times the text before it...
+_MAX_OVERSHOOT = 3.0
+# ...and on a slow engine up to this share of its speed: a chunk's synthesis then takes at most
+# a quarter of the time the audio before it plays, even with the chunk kept whole.
+_OVERSHOOT_PER_SPEED = 0.25
 # Usage is reported like OpenAI's: output tokens as 20 ms audio frames.
 AUDIO_TOKENS_PER_SECOND = 50
 
@@ -173,6 +178,15 @@ class SpeechService:
         return max(_MIN_FIRST_CHUNK_CHARS, min(configured, fits))
 
     @property
+    def chunk_overshoot(self) -> float:
+        """How far a whole sentence may run over its chunk's budget, in times the text before
+        it: less on an engine too slow to synthesize such a chunk well within that text's audio."""
+        if self._settings.first_chunk_seconds <= 0:
+            return _MAX_OVERSHOOT
+        speed = self._scheduler.worker_speed()
+        return max(1.0, min(_MAX_OVERSHOOT, _OVERSHOOT_PER_SPEED * speed))
+
+    @property
     def max_chunk_chars(self) -> int:
         """Configured budget of later chunks."""
         return self._settings.max_chunk_chars
@@ -267,7 +281,13 @@ class SpeechService:
         first = order.first_chunk_chars or self.first_chunk_chars
         most = order.max_chunk_chars or max(self._settings.max_chunk_chars, first)
         chunks = await asyncio.to_thread(
-            self.chunk, order.text, voice.language, normalize, min(first, most), most
+            self.chunk,
+            order.text,
+            voice.language,
+            normalize,
+            min(first, most),
+            most,
+            self.chunk_overshoot,
         )
         if not chunks:
             raise InvalidRequestError(
@@ -302,11 +322,15 @@ class SpeechService:
         normalize: bool,
         first_chunk_chars: int,
         max_chunk_chars: int,
+        overshoot: float = _MAX_OVERSHOOT,
     ) -> list[str]:
         """Normalized text chunks; the first is kept short so audio starts early."""
         spoken = normalize_text(text, language=language.split("_")[0]) if normalize else text
         chunks = chunk_text(
-            spoken, first_chunk_chars=first_chunk_chars, max_chunk_chars=max_chunk_chars
+            spoken,
+            first_chunk_chars=first_chunk_chars,
+            max_chunk_chars=max_chunk_chars,
+            overshoot=overshoot,
         )
         return [c.text for c in chunks if c.text.strip()]
 

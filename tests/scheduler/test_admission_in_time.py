@@ -65,3 +65,27 @@ def test_an_engine_slower_than_real_time_still_serves_one_stream() -> None:
         asyncio.run(run())
     finally:
         sched.stop()
+
+
+def test_admission_counts_a_long_chunk_that_is_due_soon_but_not_queued_yet() -> None:
+    # 0.2 s of compute per second of audio. Stream A's third chunk (7 s of audio, 1.4 s of
+    # compute) is due 1.5 s of audio in: on time alone, late by B's first chunks. Only two of
+    # A's chunks are queued while A starts, so admission must look past them to see it.
+    engine = HoldingEngine()
+    engine.seconds_per_audio_second = 0.2
+    sched = _scheduler(engine)
+    half_second = "c" * round(CHARS_PER_SECOND / 2)
+
+    async def run() -> None:
+        await _collect(sched.open_stream("holding", "v", SynthesisParams(), [ONE_SECOND]))
+        a = sched.open_stream(
+            "holding", "v", SynthesisParams(), [ONE_SECOND, half_second, "b" * 98]
+        )
+        with pytest.raises(OverloadedError):
+            sched.open_stream("holding", "v", SynthesisParams(), [ONE_SECOND, ONE_SECOND])
+        assert await _collect(a) == [0, 1, 2]
+
+    try:
+        asyncio.run(run())
+    finally:
+        sched.stop()

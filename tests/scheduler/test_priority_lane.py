@@ -164,6 +164,34 @@ def test_a_long_chunk_on_a_slow_engine_turns_urgent_early_enough_to_finish(
     assert at - opened < fixed_margin_start - 0.2
 
 
+def test_a_long_chunk_due_later_goes_before_a_short_one_due_sooner_when_it_must_start_first(
+    engine: HoldingEngine, scheduler: Scheduler
+) -> None:
+    # 0.1 s of compute per second of audio. Stream A's short second chunk is due 1.2 s after
+    # opening and takes 0.1 s; stream B's is due 1.7 s after opening but takes 1.5 s, so it must
+    # start first though it is due later.
+    engine.seconds_per_audio_second = 0.1
+    short_second = "c" * round(CHARS_PER_SECOND)
+    long_second = "d" * round(15 * CHARS_PER_SECOND)
+
+    async def run() -> None:
+        job = await _occupy_the_ordinary_worker(scheduler, engine)
+        a = scheduler.open_stream(
+            "holding", "v", SynthesisParams(), ["a" * round(CHARS_PER_SECOND), short_second]
+        )
+        b = scheduler.open_stream(
+            "holding", "v", SynthesisParams(), ["b" * round(1.5 * CHARS_PER_SECOND), long_second]
+        )
+        async with asyncio.timeout(10):
+            assert await asyncio.gather(_collect(a), _collect(b)) == [[0, 1], [0, 1]]
+        engine.release.set()
+        await job
+
+    asyncio.run(run())
+    assert engine.calls[long_second][0] == "speaker-priority-0"
+    assert engine.calls[long_second][1] < engine.calls[short_second][1]
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="per-thread priorities are Linux's")
 def test_ordinary_workers_run_at_a_lower_os_priority(
     engine: HoldingEngine, scheduler: Scheduler

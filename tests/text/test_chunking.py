@@ -81,6 +81,13 @@ def test_a_sentence_up_to_three_times_the_text_before_it_stays_whole() -> None:
     ]
 
 
+def test_a_smaller_overshoot_cuts_a_sentence_that_three_times_would_keep() -> None:
+    text = "Stop right there. Unplug it from the wall and wait thirty seconds."
+    chunks = [c.text for c in chunk_text(text, first_chunk_chars=20, overshoot=2.0)]
+    # 48 characters is over twice the 17 before it: cut at the 20-character budget.
+    assert chunks == ["Stop right there.", "Unplug it from the", "wall and wait thirty seconds."]
+
+
 def test_a_cut_leaves_no_scrap_of_a_tail() -> None:
     text = "Hi. One two three four five six seven eight nine."
     chunks = chunk_text(text, first_chunk_chars=40, max_chunk_chars=100)

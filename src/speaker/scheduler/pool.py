@@ -20,11 +20,13 @@ from speaker.engines.base import (
     Engine,
     EngineSession,
     StreamingEngineSession,
+    SynthesisParams,
     SynthesisTask,
 )
 from speaker.errors import SpeakerError, shutting_down
 from speaker.observability.metrics import CLONED_VOICE_LABEL, Metrics
 from speaker.observability.stages import recording
+from speaker.scheduler.warmup import WarmupTask
 from speaker.scheduler.work import INTERACTIVE, WorkItem
 
 log = logging.getLogger(__name__)
@@ -128,14 +130,28 @@ class WorkerPool:
         self._recent_chars = 0.0
         self._recent_busy = 0.0
 
-    def start(self) -> None:
-        """Start the worker threads."""
+    def start(self, warmup: Sequence[WarmupTask] = (), warmup_timeout: float = 120.0) -> None:
+        """Start the worker threads; each runs `warmup` first, and this waits for them.
+
+        All workers warm up at once, as they will work under load: an engine's memory pools
+        grow to what concurrent chunks of full length need before the first listener arrives,
+        instead of during its stream. A warm-up that outlasts `warmup_timeout` goes on in the
+        background; one that fails is logged and the worker serves all the same.
+        """
         lanes = [(f"speaker-worker-{n}", False) for n in range(self._size)]
         lanes += [(f"speaker-priority-{n}", True) for n in range(self._priority_size)]
-        for name, urgent in lanes:
-            thread = threading.Thread(target=self._run, args=(urgent,), name=name, daemon=True)
+        warmed = [threading.Event() for _ in lanes]
+        for (name, urgent), done in zip(lanes, warmed, strict=True):
+            thread = threading.Thread(
+                target=self._run, args=(urgent, warmup, done), name=name, daemon=True
+            )
             thread.start()
             self._threads.append(thread)
+        deadline = time.monotonic() + warmup_timeout
+        for done in warmed:
+            if not done.wait(max(0.0, deadline - time.monotonic())):
+                log.warning("workers still warming up after %.0f s; serving", warmup_timeout)
+                return
 
     def stop(self, timeout: float = 5.0) -> None:
         """Fail queued work, let running items finish, and join the threads."""
@@ -195,26 +211,33 @@ class WorkerPool:
         return None
 
     def _pop_urgent(self) -> tuple[WorkItem | None, float | None]:
-        """The most urgent item if it is urgent yet, else None and how long until it will be."""
-        # Called with the lock held. The heap is ordered by deadline: if its top is not urgent,
-        # nothing is.
-        while self._heap:
-            item = self._heap[0][1]
-            if item.future.cancelled():
-                heapq.heappop(self._heap)
-                continue
-            if item.tier != INTERACTIVE:
+        """The item that must start soonest if it is urgent yet, else None and how long until
+        it will be."""
+        # Called with the lock held. The heap is ordered by deadline, but a long chunk due later
+        # may have to start before a short one due sooner: on a slow CPU a 100-character chunk
+        # takes longer than the fixed margin. Each item must start early enough to finish, not
+        # merely be started, before its listener runs dry; the queue is short enough to scan.
+        per_audio = self._compute_per_audio_second()
+        while True:
+            found: tuple[float, int] | None = None
+            for position, (_, item) in enumerate(self._heap):
+                if item.tier != INTERACTIVE or item.future.cancelled():
+                    continue
+                start_by = item.deadline - item.audio_estimate * per_audio
+                if found is None or start_by < found[0]:
+                    found = (start_by, position)
+            if found is None:
                 return None, None
-            # On a slow CPU a long chunk takes longer than the fixed margin: it must start early
-            # enough to finish, not merely be started, before its listener runs dry.
-            lead = URGENT_WITHIN_S + item.audio_estimate * self._compute_per_audio_second()
-            wait = item.deadline - lead - time.monotonic()
+            start_by, position = found
+            wait = start_by - URGENT_WITHIN_S - time.monotonic()
             if wait > 0:
                 return None, wait
-            heapq.heappop(self._heap)
+            item = self._heap[position][1]
+            self._heap[position] = self._heap[-1]
+            self._heap.pop()
+            heapq.heapify(self._heap)
             if item.future.set_running_or_notify_cancel():
                 return item, None
-        return None, None
 
     def would_run_late(
         self,
@@ -302,19 +325,18 @@ class WorkerPool:
             self._running[id(item)] = item
         return batch
 
-    def _run(self, urgent: bool) -> None:
-        if not urgent:
-            _lower_priority(self._background_nice)
+    def _run(self, urgent: bool, warmup: Sequence[WarmupTask], warmed: threading.Event) -> None:
         sessions: dict[str, EngineSession] = {}
         try:
+            self._warm_up(sessions, warmup, warmed)
+            if not urgent:
+                _lower_priority(self._background_nice)
             while (batch := self._next_batch(urgent)) is not None:
                 started = time.perf_counter()
                 engine = batch[0].engine
                 self._began(engine, batch)
                 try:
-                    session = sessions.get(engine)
-                    if session is None:
-                        session = sessions[engine] = self._engines[engine].open_session()
+                    session = self._session(sessions, engine)
                     with recording() as stages:
                         audios = self._synthesize(session, batch)
                 except Exception as exc:
@@ -339,6 +361,30 @@ class WorkerPool:
         finally:
             for session in sessions.values():
                 session.close()
+
+    def _session(self, sessions: dict[str, EngineSession], engine: str) -> EngineSession:
+        """The calling worker's session of `engine`, opened on first use."""
+        session = sessions.get(engine)
+        if session is None:
+            session = sessions[engine] = self._engines[engine].open_session()
+        return session
+
+    def _warm_up(
+        self,
+        sessions: dict[str, EngineSession],
+        warmup: Sequence[WarmupTask],
+        warmed: threading.Event,
+    ) -> None:
+        # Not measured: a warm-up is slower than work (memory is being allocated), and every
+        # worker runs at once, ordinary ones included at full priority, to reach peak memory.
+        try:
+            for task in warmup:
+                session = self._session(sessions, task.engine)
+                session.synthesize(task.text, task.voice_id, SynthesisParams())
+        except Exception:
+            log.warning("warm-up failed; the worker serves without it", exc_info=True)
+        finally:
+            warmed.set()
 
     def _began(self, engine: str, batch: list[WorkItem]) -> None:
         now = time.monotonic()

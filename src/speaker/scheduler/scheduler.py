@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from speaker.observability.metrics import Metrics
 from speaker.scheduler.admission import Admission, AdmissionLimits
 from speaker.scheduler.pool import PoolStats, WorkerPool
 from speaker.scheduler.stream import SpeechStream
+from speaker.scheduler.warmup import WarmupTask
 from speaker.scheduler.work import INTERACTIVE
 
 # Below this much recent compute, the engine's own load-time measurement is trusted more.
@@ -19,6 +21,9 @@ _MIN_MEASURED_BUSY_SECONDS = 3.0
 # How late a chunk may be planned before a new stream is refused: deadlines are estimates from
 # a speaking rate, and a first chunk's is a wish for first audio, not a gap in playback.
 LATE_TOLERANCE_S = 0.1
+# How far ahead admission counts the chunks streams will queue later: a new stream's third chunk
+# is often its longest and is due two seconds in, before it may enter the queue.
+ADMISSION_HORIZON_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -61,10 +66,11 @@ class Scheduler:
         self._streams: weakref.WeakSet[SpeechStream] = weakref.WeakSet()
         self.admission = Admission(self.limits, self._retry_after)
 
-    def start(self, realtime_hint: float = 1.0) -> None:
-        """Start the workers; the hint is one worker's real-time factor measured at load."""
+    def start(self, realtime_hint: float = 1.0, warmup: Sequence[WarmupTask] = ()) -> None:
+        """Start the workers once each has run `warmup`; the hint is one worker's real-time
+        factor measured at load."""
         self._realtime_hint = realtime_hint
-        self._pool.start()
+        self._pool.start(warmup)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop taking work and join the workers."""
@@ -109,8 +115,9 @@ class Scheduler:
         # The stream's first chunks join the queue with the deadlines it would give them; the
         # rest follow as its listener plays, like every other stream's. Streams admitted a
         # moment ago may not have queued theirs yet: a burst of requests would all pass.
-        planned = [entry for other in list(self._streams) for entry in other.planned()]
-        return not self._pool.would_run_late(planned, stream.planned(), LATE_TOLERANCE_S)
+        until = time.monotonic() + ADMISSION_HORIZON_S
+        planned = [entry for other in list(self._streams) for entry in other.planned(until)]
+        return not self._pool.would_run_late(planned, stream.planned(until), LATE_TOLERANCE_S)
 
     def open_stream(
         self,

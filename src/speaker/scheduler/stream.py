@@ -124,16 +124,20 @@ class SpeechStream:
         pending = sum(self._estimate(t) for t in self._chunks[self._delivered : index])
         return anchor + self._delivered_seconds + pending
 
-    def planned(self) -> list[tuple[float, float, bool]]:
-        """`(deadline, audio estimate, first)` of the chunks the stream will queue as soon as it
-        is read, not queued yet: work an admission decision must count before it exists."""
+    def planned(self, until: float = 0.0) -> list[tuple[float, float, bool]]:
+        """`(deadline, audio estimate, first)` of the chunks not queued yet that the stream
+        queues as soon as it is read or that are due before `until` (monotonic): work an
+        admission decision must count before it exists."""
         if self._closed:
             return []
-        limit = min(len(self._chunks), self._delivered + self._lookahead)
-        return [
-            (self._deadline(index), self._estimate(self._chunks[index]), index == 0)
-            for index in range(len(self._items), limit)
-        ]
+        queued_next = min(len(self._chunks), self._delivered + self._lookahead)
+        entries = []
+        for index in range(len(self._items), len(self._chunks)):
+            deadline = self._deadline(index)
+            if index >= queued_next and deadline > until:
+                break
+            entries.append((deadline, self._estimate(self._chunks[index]), index == 0))
+        return entries
 
     def _fill(self) -> None:
         limit = min(len(self._chunks), self._delivered + self._lookahead)

@@ -58,9 +58,12 @@ def _pieces(text: str, limit: int) -> list[str]:
 
 
 def chunk_text(
-    text: str, *, first_chunk_chars: int = 80, max_chunk_chars: int = 400
+    text: str, *, first_chunk_chars: int = 80, max_chunk_chars: int = 400, overshoot: float = 3.0
 ) -> list[TextChunk]:
-    """Split text into sentence-aligned chunks: a short first chunk, then growing budgets."""
+    """Split text into sentence-aligned chunks: a short first chunk, then growing budgets.
+
+    A whole sentence may run over its chunk's budget up to `overshoot` times the text before it.
+    """
     if first_chunk_chars < 1 or max_chunk_chars < first_chunk_chars:
         msg = "need 1 <= first_chunk_chars <= max_chunk_chars"
         raise ValueError(msg)
@@ -88,8 +91,8 @@ def chunk_text(
         chunks = [first]
     # Each chunk may hold about as much text as all chunks before it: its synthesis then takes
     # less time than playing the audio already sent, so a listener never waits for it. A whole
-    # sentence may overshoot that budget up to three times the text before it; a longer one is
-    # cut (at a clause break where it can be, leaving no scrap of a tail), or "Good morning!"
+    # sentence may overshoot that budget up to `overshoot` times the text before it; a longer one
+    # is cut (at a clause break where it can be, leaving no scrap of a tail), or "Good morning!"
     # would have to cover a long second sentence's synthesis with half a second of audio.
     spoken = len(chunks[0])
     budget = first_chunk_chars
@@ -105,7 +108,7 @@ def chunk_text(
                     current, size = [], 0
                 if not current:
                     budget = min(max(spoken, first_chunk_chars), max_chunk_chars)
-                    if len(piece) > max(budget, 3 * spoken):
+                    if len(piece) > max(budget, overshoot * spoken):
                         limit = min(budget, len(piece) - budget // 3)
                         end = _cut(piece, 0, limit, max_chunk_chars)
                         current, size = [piece[:end].strip()], len(piece[:end].strip())
