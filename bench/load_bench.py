@@ -878,6 +878,9 @@ async def _measure(
 ) -> None:
     bare = report.get("bare")
     results: dict[str, dict[int, dict[str, Any]]] = {}
+    # Every level gets its column, repeated user counts included (`--users 16,16,16` samples a
+    # ramp several times); the targets read the last level of each count.
+    columns: dict[str, list[dict[str, Any]]] = {}
     report["runs"] = []
     with contextlib.ExitStack() as stack:
         servers = []
@@ -894,13 +897,14 @@ async def _measure(
                 run = await run_users(server, users, options.seconds, options)
                 summary = summarize(run, bare)
                 results.setdefault(server.name, {})[users] = summary
+                columns.setdefault(server.name, []).append(summary)
                 report["runs"].append({"summary": summary, **dataclasses.asdict(run)})
                 if summary["errors"] or (server.kind == "speaker" and run.settle_s is None):
                     # The log lives in a temporary directory: show it before it goes.
                     console.print(f"  [yellow]{server.name} log tail:[/yellow]")
                     console.print(_tail(server.log_path), markup=False, highlight=False)
-    for kind, levels in results.items():
-        print_server_table(console, kind, list(levels.values()), bare)
+    for kind, levels in columns.items():
+        print_server_table(console, kind, levels, bare)
     print_targets(console, results, bare)
 
 
