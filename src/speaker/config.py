@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     first_chunk_seconds: Annotated[float, Field(ge=0, le=10)] = 0.12
     """Synthesis time a first chunk should take: on an engine too slow to say
     `first_chunk_chars` that fast (measured), the first chunk gets shorter, down to 10
-    characters. 0 keeps `first_chunk_chars` fixed."""
+    characters, and a whole sentence may overshoot a later chunk's budget by less. 0 keeps
+    both fixed."""
 
     max_chunk_chars: Annotated[int, Field(ge=20, le=10_000)] = 100
     """Budget that later chunks grow to; small enough that a worker frees up quickly for the

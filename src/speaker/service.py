@@ -23,16 +23,16 @@ from speaker.scheduler import Scheduler, SpeechStream
 from speaker.scheduler.stream import Piece
 from speaker.scheduler.work import INTERACTIVE
 from speaker.text import chunk_text, normalize_text
+from speaker.text.chunking import MAX_OVERSHOOT
 from speaker.text.incremental import SentenceBuffer
 from speaker.voices.catalog import VoiceCatalog
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 # The least text a first chunk is cut to, however slow the engine: a word or two.
 _MIN_FIRST_CHUNK_CHARS = 10
-# A sentence may run over its chunk's budget up to this many times the text before it...
-_MAX_OVERSHOOT = 3.0
-# ...and on a slow engine up to this share of its speed: a chunk's synthesis then takes at most
-# a quarter of the time the audio before it plays, even with the chunk kept whole.
+# On a slow engine a sentence may run over its chunk's budget by at most this share of the
+# engine's speed (times the text before it, and never more than MAX_OVERSHOOT): a chunk's
+# synthesis then takes at most a quarter of the time the audio before it plays.
 _OVERSHOOT_PER_SPEED = 0.25
 # Usage is reported like OpenAI's: output tokens as 20 ms audio frames.
 AUDIO_TOKENS_PER_SECOND = 50
@@ -182,9 +182,9 @@ class SpeechService:
         """How far a whole sentence may run over its chunk's budget, in times the text before
         it: less on an engine too slow to synthesize such a chunk well within that text's audio."""
         if self._settings.first_chunk_seconds <= 0:
-            return _MAX_OVERSHOOT
+            return MAX_OVERSHOOT
         speed = self._scheduler.worker_speed()
-        return max(1.0, min(_MAX_OVERSHOOT, _OVERSHOOT_PER_SPEED * speed))
+        return max(1.0, min(MAX_OVERSHOOT, _OVERSHOOT_PER_SPEED * speed))
 
     @property
     def max_chunk_chars(self) -> int:
@@ -322,7 +322,7 @@ class SpeechService:
         normalize: bool,
         first_chunk_chars: int,
         max_chunk_chars: int,
-        overshoot: float = _MAX_OVERSHOOT,
+        overshoot: float = MAX_OVERSHOOT,
     ) -> list[str]:
         """Normalized text chunks; the first is kept short so audio starts early."""
         spoken = normalize_text(text, language=language.split("_")[0]) if normalize else text

@@ -128,15 +128,18 @@ class SpeechStream:
         """`(deadline, audio estimate, first)` of the chunks not queued yet that the stream
         queues as soon as it is read or that are due before `until` (monotonic): work an
         admission decision must count before it exists."""
-        if self._closed:
+        if self._closed or len(self._items) >= len(self._chunks):
             return []
         queued_next = min(len(self._chunks), self._delivered + self._lookahead)
         entries = []
+        deadline = self._deadline(len(self._items))
+        # Each chunk is due once the one before it has played: deadlines add up, chunk by chunk.
         for index in range(len(self._items), len(self._chunks)):
-            deadline = self._deadline(index)
             if index >= queued_next and deadline > until:
                 break
-            entries.append((deadline, self._estimate(self._chunks[index]), index == 0))
+            estimate = self._estimate(self._chunks[index])
+            entries.append((deadline, estimate, index == 0))
+            deadline += estimate
         return entries
 
     def _fill(self) -> None:

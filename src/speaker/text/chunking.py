@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from speaker.text.sentences import split_sentences
 
 _CLAUSE_MARKS = (", ", "; ", ": ")
+# How many times the text before it a whole sentence may run over its chunk's budget, by default.
+MAX_OVERSHOOT = 3.0
 _DASHES = (" — ", " – ", " - ")
 
 
@@ -58,7 +60,11 @@ def _pieces(text: str, limit: int) -> list[str]:
 
 
 def chunk_text(
-    text: str, *, first_chunk_chars: int = 80, max_chunk_chars: int = 400, overshoot: float = 3.0
+    text: str,
+    *,
+    first_chunk_chars: int = 80,
+    max_chunk_chars: int = 400,
+    overshoot: float = MAX_OVERSHOOT,
 ) -> list[TextChunk]:
     """Split text into sentence-aligned chunks: a short first chunk, then growing budgets.
 
