@@ -1,4 +1,4 @@
-"""The C allocator's arena limit, set from inside the process (glibc only)."""
+"""The C allocator's arena limit and trimming, from inside the process (glibc only)."""
 
 from __future__ import annotations
 
@@ -24,13 +24,8 @@ def limit_malloc_arenas(arenas: int) -> bool:
     """
     if arenas <= 0 or os.environ.get("MALLOC_ARENA_MAX"):
         return False
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
-        # Not glibc (musl, macOS): those allocators have no such knob.
+    mallopt = _glibc_function("mallopt")
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
@@ -38,3 +33,31 @@ def limit_malloc_arenas(arenas: int) -> bool:
         log.warning("could not limit malloc arenas to %d", arenas)
         return False
     return True
+
+
+def release_free_memory() -> bool:
+    """Hand the memory that freed allocations left in the C heap back to the system.
+
+    Loading a model allocates and frees its size several times over in small pieces, which
+    glibc keeps for reuse instead of returning; trimming once after a load keeps that out of
+    RSS. False where the allocator has no such call.
+    """
+    malloc_trim = _glibc_function("malloc_trim")
+    if malloc_trim is None:
+        return False
+    malloc_trim.argtypes = [ctypes.c_size_t]
+    malloc_trim.restype = ctypes.c_int
+    malloc_trim(0)
+    return True
+
+
+def _glibc_function(name: str) -> ctypes._NamedFuncPointer | None:
+    library = ctypes.util.find_library("c")
+    if library is None:
+        return None
+    try:
+        function: ctypes._NamedFuncPointer = getattr(ctypes.CDLL(library), name)
+    except (OSError, AttributeError):
+        # Not glibc (musl, macOS): those allocators have no such knob.
+        return None
+    return function

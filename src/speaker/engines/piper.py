@@ -16,6 +16,7 @@ import onnxruntime
 from piper import PiperVoice
 from piper.config import PiperConfig, SynthesisConfig
 
+from speaker.allocator import release_free_memory
 from speaker.engines.base import (
     AudioSegment,
     EngineCapabilities,
@@ -23,6 +24,7 @@ from speaker.engines.base import (
     SynthesisParams,
     VoiceInfo,
 )
+from speaker.engines.onnx_convs import loadable_model
 from speaker.errors import NotFoundError
 from speaker.observability.stages import stage
 
@@ -85,10 +87,33 @@ def discover_voices(directory: Path) -> list[PiperVoiceFiles]:
     return found
 
 
+def inference_session(
+    path: Path, options: onnxruntime.SessionOptions, conv2d: bool
+) -> onnxruntime.InferenceSession:
+    """An ONNX Runtime session of the model, its convolutions turned 2-D where `conv2d` is set."""
+    providers = ["CPUExecutionProvider"]
+    with loadable_model(path, conv2d) as model:
+        try:
+            session = onnxruntime.InferenceSession(
+                str(model), sess_options=options, providers=providers
+            )
+        except Exception:
+            if model == path:
+                raise
+            log.warning("%s would not load with 2-D convolutions; loading it as shipped", path.name)
+            session = onnxruntime.InferenceSession(
+                str(path), sess_options=options, providers=providers
+            )
+    release_free_memory()
+    return session
+
+
 class _LoadedVoice:
     """One Piper model in memory: its ONNX session is shared by every worker thread."""
 
-    def __init__(self, files: PiperVoiceFiles, threads: int, memory_arena: bool = True) -> None:
+    def __init__(
+        self, files: PiperVoiceFiles, threads: int, memory_arena: bool = True, conv2d: bool = True
+    ) -> None:
         self.files = files
         # Names the files as loaded, so a voice replaced under the same name gets new cache keys.
         self.fingerprint = ";".join(
@@ -107,9 +132,7 @@ class _LoadedVoice:
         # new shape: with it on, RSS climbed by ~650 MB over 3,000 renders and kept climbing;
         # off, it stays flat at the same speed (measured in 2 threads on this voice).
         options.enable_mem_pattern = False
-        session = onnxruntime.InferenceSession(
-            str(files.model_path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        session = inference_session(files.model_path, options, conv2d)
         self.voice = PiperVoice(session=session, config=self.config)
         self.gain = 1.0
         started = time.perf_counter()
@@ -154,11 +177,16 @@ class PiperEngine:
     capabilities = EngineCapabilities(cloning=False, instructions=False, max_batch_size=1)
 
     def __init__(
-        self, voices_dir: Path | None = None, threads: int = 1, memory_arena: bool = True
+        self,
+        voices_dir: Path | None = None,
+        threads: int = 1,
+        memory_arena: bool = True,
+        conv2d: bool = True,
     ) -> None:
         self._voices_dir = voices_dir
         self._threads = threads
         self._memory_arena = memory_arena
+        self._conv2d = conv2d
         self._files: dict[str, PiperVoiceFiles] = {}
         self._speakers: dict[str, tuple[str, int]] = {}
         self._loaded: dict[str, _LoadedVoice] = {}
@@ -173,7 +201,7 @@ class PiperEngine:
         for files in discover_voices(self._voices_dir) if self._voices_dir else []:
             self._files.setdefault(files.voice_id, files)
         loaded = self._loaded[builtin.voice_id] = _LoadedVoice(
-            builtin, self._threads, self._memory_arena
+            builtin, self._threads, self._memory_arena, self._conv2d
         )
         self._infos = [info for files in self._files.values() for info in self._describe(files)]
         elapsed = time.perf_counter() - started
@@ -241,7 +269,9 @@ class PiperEngine:
             )
         with self._lock:
             if base_id not in self._loaded:
-                self._loaded[base_id] = _LoadedVoice(files, self._threads, self._memory_arena)
+                self._loaded[base_id] = _LoadedVoice(
+                    files, self._threads, self._memory_arena, self._conv2d
+                )
         return self._loaded[base_id], speaker_id
 
     def voice_fingerprint(self, voice_id: str) -> str:

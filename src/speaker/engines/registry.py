@@ -20,6 +20,7 @@ def _build_piper(settings: Settings) -> Engine:
         settings.resolved_voices_dir,
         threads=settings.engine_threads,
         memory_arena=settings.engine_memory_arena,
+        conv2d=settings.engine_conv2d,
     )
 
 
