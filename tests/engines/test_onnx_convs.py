@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,17 @@ def test_a_model_that_cannot_be_rewritten_loads_as_shipped(
 ) -> None:
     path = tmp_path / "broken.onnx"
     path.write_bytes(b"not a protobuf at all")
+    with caplog.at_level(logging.WARNING), loadable_model(path, conv2d=True) as model:
+        assert model == path
+    assert "loading it as shipped" in caplog.text
+
+
+def test_no_temporary_directory_means_the_model_loads_as_shipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "voice.onnx"
+    onnx.save(_decoder_like(), str(path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "read-only-root" / "tmp"))
     with caplog.at_level(logging.WARNING), loadable_model(path, conv2d=True) as model:
         assert model == path
     assert "loading it as shipped" in caplog.text

@@ -132,16 +132,18 @@ def loadable_model(path: Path, conv2d: bool) -> Iterator[Path]:
     if not conv2d:
         yield path
         return
-    with tempfile.TemporaryDirectory(prefix="speaker-model-") as folder:
-        rewritten = Path(folder) / path.name
+    with contextlib.ExitStack() as cleanup:
         try:
+            folder = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="speaker-model-"))
+            rewritten = Path(folder) / path.name
             model = onnx.load(str(path))
             turned = conv1d_as_conv2d(model)
             if turned:
                 onnx.save(model, str(rewritten))
             del model
         except Exception:
-            # A faster graph is not worth a voice that will not load: ONNX Runtime gets the file.
+            # A faster graph is not worth a voice that will not load (nor a missing temporary
+            # directory): ONNX Runtime gets the file as shipped.
             log.warning("could not rewrite %s's convolutions; loading it as shipped", path.name)
             turned = 0
         if not turned:
