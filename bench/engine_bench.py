@@ -14,6 +14,7 @@ graphs with the model's noise off, and each graph's load time.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import sys
@@ -22,8 +23,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
 from piper import PiperVoice
+from piper.config import PiperConfig
 from rich.console import Console
 from rich.table import Table
 
@@ -33,16 +34,13 @@ from speaker.engines.piper import builtin_voice, inference_session
 
 
 def _voice(conv2d: bool) -> tuple[PiperVoice, float]:
+    """The built-in voice on a session as Speaker's workers open it, and its load time."""
     files = builtin_voice()
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.enable_mem_pattern = False
+    config = PiperConfig.from_dict(json.loads(files.config_path.read_text(encoding="utf-8")))
     started = time.perf_counter()
-    session = inference_session(files.model_path, options, conv2d)
+    session = inference_session(files.model_path, threads=1, conv2d=conv2d)
     loaded = time.perf_counter() - started
-    voice = PiperVoice.load(files.model_path, config_path=files.config_path)
-    voice.session = session
+    voice = PiperVoice(session=session, config=config)
     list(voice.synthesize("Warm up the session."))
     return voice, loaded
 

@@ -161,10 +161,8 @@ def test_the_shipped_voice_says_the_same_with_two_d_convolutions() -> None:
     files = builtin_voice()
     decoder = onnx.load(str(files.model_path))
     assert conv1d_as_conv2d(decoder) > 100
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    shipped = inference_session(files.model_path, options, conv2d=False)
-    rewritten = inference_session(files.model_path, options, conv2d=True)
+    shipped = inference_session(files.model_path, threads=1, conv2d=False)
+    rewritten = inference_session(files.model_path, threads=1, conv2d=True)
     ids = [1, 0, 20, 0, 35, 0, 14, 0, 41, 0, 3, 0, 26, 0, 59, 0, 120, 0, 24, 0, 2]
     expected = _voice_audio(shipped, ids)
     audio = _voice_audio(rewritten, ids)

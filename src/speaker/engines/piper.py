@@ -88,9 +88,20 @@ def discover_voices(directory: Path) -> list[PiperVoiceFiles]:
 
 
 def inference_session(
-    path: Path, options: onnxruntime.SessionOptions, conv2d: bool
+    path: Path, threads: int, memory_arena: bool = True, conv2d: bool = True
 ) -> onnxruntime.InferenceSession:
-    """An ONNX Runtime session of the model, its convolutions turned 2-D where `conv2d` is set."""
+    """An ONNX Runtime session of the model as the workers use it, its convolutions turned 2-D
+    where `conv2d` is set."""
+    options = onnxruntime.SessionOptions()
+    # With one intra-op thread, ONNX Runtime computes on the calling thread and releases the
+    # GIL, so several workers can run one session at once without loading it twice.
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = memory_arena
+    # A memory pattern is planned and kept per input shape, and every sentence length is a
+    # new shape: with it on, RSS climbed by ~650 MB over 3,000 renders and kept climbing;
+    # off, it stays flat at the same speed (measured in 2 threads on this voice).
+    options.enable_mem_pattern = False
     providers = ["CPUExecutionProvider"]
     with loadable_model(path, conv2d) as model:
         try:
@@ -122,17 +133,7 @@ class _LoadedVoice:
         )
         config_dict: dict[str, Any] = json.loads(files.config_path.read_text(encoding="utf-8"))
         self.config = PiperConfig.from_dict(config_dict)
-        options = onnxruntime.SessionOptions()
-        # With one intra-op thread, ONNX Runtime computes on the calling thread and releases the
-        # GIL, so several workers can run one session at once without loading it twice.
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.enable_cpu_mem_arena = memory_arena
-        # A memory pattern is planned and kept per input shape, and every sentence length is a
-        # new shape: with it on, RSS climbed by ~650 MB over 3,000 renders and kept climbing;
-        # off, it stays flat at the same speed (measured in 2 threads on this voice).
-        options.enable_mem_pattern = False
-        session = inference_session(files.model_path, options, conv2d)
+        session = inference_session(files.model_path, threads, memory_arena, conv2d)
         self.voice = PiperVoice(session=session, config=self.config)
         self.gain = 1.0
         started = time.perf_counter()
