@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
+import threading
+import time
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,47 @@ def release_free_memory() -> bool:
     return True
 
 
+class MemoryTrimmer:
+    """Hands the C heap's free pages back to the system every `interval` seconds, on a thread.
+
+    Under steady load the engine's arena stops growing after the warm-up, but glibc's heaps
+    keep freed pieces that later allocations only partly reuse: in a 30-minute soak at 70 %
+    load RSS crept up by about 0.5 MiB a minute, all of it in glibc's heaps, though what was
+    allocated did not grow. `malloc_trim` returns the free pages inside the heaps as well as
+    at their tops.
+    """
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> bool:
+        """Start trimming; False where the interval is 0 or the allocator cannot trim."""
+        if self.interval <= 0 or self._thread is not None:
+            return False
+        if _glibc_function("malloc_trim") is None:
+            return False
+        self._thread = threading.Thread(target=self._run, name="malloc-trim", daemon=True)
+        self._thread.start()
+        return True
+
+    def stop(self) -> None:
+        """Stop trimming and wait for the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            started = time.perf_counter()
+            release_free_memory()
+            log.debug("trimmed the C heap in %.1f ms", 1000 * (time.perf_counter() - started))
+
+
+# Cached: finding the C library runs `ldconfig` in a subprocess, too dear for every trim.
+@functools.cache
 def _glibc_function(name: str) -> ctypes._NamedFuncPointer | None:
     library = ctypes.util.find_library("c")
     if library is None:

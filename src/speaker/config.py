@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     """glibc malloc arenas for the process's threads (0 keeps glibc's eight per core, which
     fragment under load and let RSS creep up; `MALLOC_ARENA_MAX` in the environment wins)."""
 
+    malloc_trim_seconds: Annotated[float, Field(ge=0, le=3600)] = 30.0
+    """How often the C heap's free pages go back to the system (glibc's `malloc_trim`; 0:
+    never). Without it RSS creeps up slowly under steady load as freed pieces fragment."""
+
     engine_threads: Annotated[int, Field(ge=1, le=64)] = 1
     """Threads inside each engine worker (ONNX intra-op); one per worker is fastest on CPU."""
 

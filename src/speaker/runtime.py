@@ -11,7 +11,7 @@ from importlib.metadata import version
 
 from redis import Redis
 
-from speaker.allocator import limit_malloc_arenas
+from speaker.allocator import MemoryTrimmer, limit_malloc_arenas
 from speaker.auth.audit import AuditLog
 from speaker.auth.keys import KeyStore
 from speaker.cache import SpeechCache, SpeechKeys, open_audio_cache
@@ -76,6 +76,7 @@ class Runtime:
         self._speech_cache: SpeechCache | None = None
         self._jobs: JobService | None = None
         self._job_workers: JobWorkers | None = None
+        self._trimmer = MemoryTrimmer(settings.malloc_trim_seconds)
         self._ready = threading.Event()
         self._draining = threading.Event()
         self.load_error: BaseException | None = None
@@ -213,6 +214,7 @@ class Runtime:
             self.load_error = exc
             raise
         self.ready_seconds = time.time() - self.created_at
+        self._trimmer.start()
         self._ready.set()
         log.info("speaker ready in %.2f s", self.ready_seconds)
 
@@ -312,6 +314,7 @@ class Runtime:
     def close(self, timeout: float = 5.0) -> None:
         """Stop the workers and release the engines."""
         self._ready.clear()
+        self._trimmer.stop()
         # Before the scheduler: items in synthesis go back to the queue, not fail.
         if self._job_workers is not None:
             self._job_workers.stop(timeout)
