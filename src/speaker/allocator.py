@@ -57,11 +57,10 @@ def release_free_memory() -> bool:
 class MemoryTrimmer:
     """Hands the C heap's free pages back to the system every `interval` seconds, on a thread.
 
-    Under steady load the engine's arena stops growing after the warm-up, but glibc's heaps
-    keep freed pieces that later allocations only partly reuse: in a 30-minute soak at 70 %
-    load RSS crept up by about 0.5 MiB a minute, all of it in glibc's heaps, though what was
-    allocated did not grow. `malloc_trim` returns the free pages inside the heaps as well as
-    at their tops.
+    In a 30-minute soak at 70 % load ONNX Runtime's arena stayed flat after the warm-up while
+    glibc's heaps grew by about 0.7 MiB a minute (RSS +1.27 % per 10 minutes): pieces freed
+    there are reused only in part. `malloc_trim` returns the free pages inside the heaps, not
+    only at their tops; with it the same soak gave +0.86 %.
     """
 
     def __init__(self, interval: float) -> None:
