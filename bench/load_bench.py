@@ -3,7 +3,7 @@
 Run on demand (it is not a test):
 
     python bench/load_bench.py [--users 1,4,8,16,32] [--seconds 20] [--json out.json]
-    python bench/load_bench.py --soak 600 [--soak-users 8] [--soak-load 0.7]
+    python bench/load_bench.py --soak 1800 [--soak-users 8] [--soak-load 0.7]
 
 The peer is `python -m piper.http_server`, which needs `piper-tts[http]` (flask) and `onnx`.
 Both servers speak the voice that ships with Speaker; they run one after the other, never both
