@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,12 @@ def test_trimmer_stops_its_thread() -> None:
     trimmer = MemoryTrimmer(3600)
     assert trimmer.start() is True
     assert trimmer.start() is False
+    assert trimming() == before + 1
+    trimmer.stop()
+    assert trimming() == before
+    # Stopped, it can start again, and its new thread keeps running until the next stop.
+    assert trimmer.start() is True
+    time.sleep(0.05)
     assert trimming() == before + 1
     trimmer.stop()
     assert trimming() == before

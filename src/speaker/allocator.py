@@ -74,6 +74,7 @@ class MemoryTrimmer:
             return False
         if _glibc_function("malloc_trim") is None:
             return False
+        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="malloc-trim", daemon=True)
         self._thread.start()
         return True
